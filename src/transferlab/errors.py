@@ -1,0 +1,24 @@
+"""The one exception type for bad user input.
+
+Every boundary check raises :class:`InputError`; the CLI turns it into one line on stderr and
+exit code 2. Messages say what was expected, what was found and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class InputError(ValueError):
+    """Bad input from a user: a spec, a data file, a name, a parameter."""
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str]) -> InputError:
+    """The error for a name that is not registered, listing the registered ones."""
+    listed = ", ".join(sorted(known)) or "(none)"
+    return InputError(f"unknown {kind} {name!r}; known {kind}s: {listed}")
+
+
+def bad_parameter(owner: str, param: str, found: object, allowed: str) -> InputError:
+    """The error for a parameter value outside its allowed range."""
+    return InputError(f"{owner}: parameter {param!r} must be {allowed}, got {found!r}")

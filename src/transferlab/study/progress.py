@@ -1,0 +1,44 @@
+"""A progress bar for cells: done / total, the cell just finished, elapsed time and ETA."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class CellProgress:
+    """Context manager around a rich progress bar (silent when ``enabled`` is False)."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.enabled = enabled and total > 0
+        self.progress = Progress(
+            TextColumn("cells"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("[dim]{task.description}"),
+            console=Console(stderr=True),
+            disable=not self.enabled,
+        )
+        self.task = self.progress.add_task("starting", total=total)
+
+    def __enter__(self) -> CellProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.progress.stop()
+
+    def advance(self, description: str) -> None:
+        self.progress.update(self.task, advance=1, description=description)
