@@ -24,9 +24,7 @@ SENTENCES = [
     "A quick brown fox jumps over the lazy dog while the farmer watches from the porch.",
     "Shares in the telecoms group fell sharply on Monday after it warned that profits for the "
     "year would come in below expectations, blaming weaker demand in its home market.",
-    " ".join(
-        ["The match ended in a draw after extra time and a long penalty shoot-out."] * 12
-    ),  # > 128 tokens
+    " ".join(["The match ended in a draw after extra time and a long penalty shoot-out."] * 12),  # > 128 tokens
 ]
 
 

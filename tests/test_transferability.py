@@ -41,9 +41,7 @@ def task() -> dict[str, np.ndarray]:
         "labels": labels,
         "random_labels": rng.permutation(labels),
         "random_proba": _softmax(rng.normal(size=(labels.size, N_SOURCE_CLASSES))),
-        "informative_proba": _softmax(
-            4.0 * source_of_class[labels] + rng.normal(size=(labels.size, N_SOURCE_CLASSES))
-        ),
+        "informative_proba": _softmax(4.0 * source_of_class[labels] + rng.normal(size=(labels.size, N_SOURCE_CLASSES))),
     }
 
 

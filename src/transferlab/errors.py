@@ -16,7 +16,8 @@ class InputError(ValueError):
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> InputError:
     """The error for a name that is not registered, listing the registered ones."""
     listed = ", ".join(sorted(known)) or "(none)"
-    return InputError(f"unknown {kind} {name!r}; known {kind}s: {listed}")
+    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    return InputError(f"unknown {kind} {name!r}; known {plural}: {listed}")
 
 
 def bad_parameter(owner: str, param: str, found: object, allowed: str) -> InputError:

@@ -82,7 +82,7 @@ def encode_labels(raw: np.ndarray, name: str) -> tuple[np.ndarray, tuple[str, ..
     names = np.array([str(x) for x in raw])
     classes, labels = np.unique(names, return_inverse=True)
     if len(classes) < 2:
-        found = f"only {classes[0]!r}" if len(classes) else "no labels"
+        found = f"only {str(classes[0])!r}" if len(classes) else "no labels"
         raise InputError(f"{name}: a classification task needs at least 2 classes, found {found}")
     return labels.astype(np.int64), tuple(str(c) for c in classes)
 

@@ -63,7 +63,7 @@ class Source(ABC):
     def embed(self, inputs: Sequence[Any] | np.ndarray, layer: str | None = None) -> np.ndarray:
         """Embed ``inputs`` at ``layer`` (default: the last): float32 array ``(n, d)``."""
 
-    def random_twin(self) -> Source:
+    def random_twin(self, seed: int = 0) -> Source:
         """The same architecture with randomly initialised weights (the from-scratch baseline)."""
         raise NotImplementedError(f"source {self.name!r} has no randomly initialised twin")
 

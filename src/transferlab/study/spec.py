@@ -129,8 +129,10 @@ def parse_spec(data: Any, where: str = "spec") -> StudySpec:
 def first_error(exc: ValidationError) -> str:
     """One readable line from pydantic's first error: location, message and what was found."""
     error = exc.errors()[0]
-    location = ".".join(str(p) for p in error["loc"]) or "spec"
+    location = ".".join(str(p) for p in error["loc"])
     message = error["msg"].removeprefix("Value error, ")
+    if not location:
+        return message
     if error["type"] == "extra_forbidden":
         return f"unknown key {location!r}; check the spelling against the spec format in the README"
     if error["type"] == "missing":

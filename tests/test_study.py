@@ -1,0 +1,188 @@
+"""Studies end to end on real data: outputs, resume after a kill, failed cells, bad input via the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from transferlab.study import parse_spec, run_study
+from transferlab.study.ledger import Ledger
+
+FEATURES = ["f0", "f1", "f2", "f3"]
+
+
+def feature_spec(csv: str, **changes) -> dict:
+    spec = {
+        "name": "features",
+        "task": {"dataset": csv, "feature_columns": FEATURES, "test_size": 0.5},
+        "sources": ["identity"],
+        "strategies": ["linear-probe", "knn", "prototype"],
+        "baselines": ["raw-logreg"],
+        "budgets": [6, 12, 30],
+        "seeds": 3,
+    }
+    return spec | changes
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "transferlab.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
+
+
+def test_feature_study_outputs(tmp_path, feature_csv):
+    result = run_study(parse_spec(feature_spec(feature_csv)), tmp_path / "run", progress=False)
+    assert (result.n_cells, result.ran, result.failed) == (36, 36, [])
+    out = tmp_path / "run"
+    for name in ("spec.yaml", "ledger.sqlite", "results.parquet", "summary.json", "report.html", "environment.json"):
+        assert (out / name).is_file(), name
+    results = pd.read_parquet(out / "results.parquet")
+    assert set(results["metric"]) >= {"accuracy", "macro-f1", "nll", "ece", "cost.fit_seconds"}
+    assert len(results[results.metric == "accuracy"]) == 36
+    summary = json.loads((out / "summary.json").read_text())
+    probe = [e for e in summary["entries"] if e["strategy"] == "linear-probe" and e["budget"] == 30][0]
+    assert probe["lo"] <= probe["mean"] <= probe["hi"]
+    assert set(probe["gains"]) == {"raw-logreg"}
+    assert probe["gains"]["raw-logreg"]["verdict"] in ("positive", "negative", "inconclusive")
+    html = (out / "report.html").read_text()
+    assert "<svg" in html and "Verdict table" in html and "http" not in html.split("<svg")[0].lower()
+
+
+def test_rerun_skips_finished_and_reruns_interrupted_cells(tmp_path, feature_csv):
+    spec = parse_spec(feature_spec(feature_csv, budgets=[6], seeds=2))
+    first = run_study(spec, tmp_path, progress=False)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    key = ledger.rows()[0]["key"]
+    ledger.db.execute("UPDATE cells SET status='running' WHERE key=?", (key,))  # as a kill leaves it
+    ledger.close()
+    second = run_study(spec, tmp_path, progress=False)
+    assert (first.ran, second.ran, second.skipped) == (8, 1, 7)
+    attempts = {r["key"]: r["attempts"] for r in Ledger(tmp_path / "ledger.sqlite").rows()}
+    assert attempts.pop(key) == 2 and set(attempts.values()) == {1}
+
+
+def test_changed_spec_adds_cells_and_keeps_old_ones(tmp_path, feature_csv):
+    run_study(parse_spec(feature_spec(feature_csv, budgets=[6], seeds=1)), tmp_path, progress=False)
+    more = run_study(parse_spec(feature_spec(feature_csv, budgets=[6, 12], seeds=1)), tmp_path, progress=False)
+    assert (more.ran, more.skipped) == (4, 4)
+
+
+def test_failed_cell_is_recorded_and_others_go_on(tmp_path, feature_csv):
+    spec = parse_spec(feature_spec(feature_csv, budgets=[6], seeds=1, baselines=["raw-logreg", "scratch"]))
+    result = run_study(spec, tmp_path, progress=False)
+    assert len(result.failed) == 1 and "no randomly initialised twin" in result.failed[0][1]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["failed"][0]["strategy"] == "scratch"
+    assert {e["strategy"] for e in summary["entries"]} == {"linear-probe", "knn", "prototype", "raw-logreg"}
+
+
+def test_text_study_with_zero_shot(tmp_path, text_csv):
+    spec = {
+        "name": "text",
+        "task": {"dataset": text_csv, "test_size": 0.4},
+        "sources": ["minilm-l6"],
+        "strategies": ["linear-probe", "zero-shot"],
+        "baselines": ["tfidf-logreg"],
+        "budgets": [6, 24],
+        "seeds": 2,
+    }
+    run_study(parse_spec(spec), tmp_path, progress=False)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    zero = [e for e in summary["entries"] if e["strategy"] == "zero-shot"]
+    assert [e["budget"] for e in zero] == [6, 24] and all(e["labels_used"] == 0 for e in zero)
+    assert zero[0]["mean"] > 0.6  # business / politics / sports by name alone
+    assert "tfidf-logreg" in zero[0]["gains"]
+
+
+def test_kill_9_then_rerun_finishes_without_rerunning(tmp_path, feature_csv):
+    spec_path = tmp_path / "study.yaml"
+    spec_path.write_text(yaml.safe_dump(feature_spec(feature_csv, budgets=[6, 9, 12, 18, 24, 30], seeds=12)))
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "transferlab.cli", "run", str(spec_path), "--out", str(out), "--quiet"]
+    )
+    done_before = _wait_for_done(out / "ledger.sqlite", at_least=20, proc=proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = cli("run", str(spec_path), "--out", str(out), "--quiet")
+    assert finished.returncode == 0, finished.stderr
+    rows = Ledger(out / "ledger.sqlite").rows()
+    assert len(rows) == 288 and {r["status"] for r in rows} == {"done"}
+    assert all(r["attempts"] == 1 for r in rows if r["key"] in done_before)
+    assert f"{len(done_before)} already done" in finished.stdout or len(done_before) < 288
+
+
+def _wait_for_done(ledger: Path, at_least: int, proc: subprocess.Popen) -> set[str]:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ledger.exists():
+            try:
+                with sqlite3.connect(ledger) as db:
+                    keys = {k for (k,) in db.execute("SELECT key FROM cells WHERE status='done'")}
+            except sqlite3.OperationalError:
+                keys = set()
+            if len(keys) >= at_least:
+                return keys
+        time.sleep(0.05)
+    pytest.fail("the study finished or stalled before it could be killed")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sources": ["nope"]}, "unknown source 'nope'"),
+        ({"budgets": [5000]}, "budget 5000 is larger than the training data"),
+        ({"budget_unit": "per_class", "budgets": [50]}, "budget 50 per class needs 50"),
+        ({"task": {"dataset": "x.csv"}}, "does not exist"),
+        ({"task": {"dataset": "FEATURES", "feature_columns": ["f0", "nope"]}}, "no column 'nope'"),
+        ({"strategies": [{"name": "knn", "kk": 2}]}, "strategy 'knn' has no parameter 'kk'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, feature_csv, changes, message):
+    out = tmp_path / "existing"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    spec = feature_spec(feature_csv) | changes
+    if spec["task"].get("dataset") == "FEATURES":
+        spec["task"]["dataset"] = feature_csv
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    proc = cli("run", str(tmp_path / "s.yaml"), "--out", str(out))
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_unreadable_spec_and_missing_run_dir(tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: [oops\n")
+    proc = cli("run", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "not readable YAML" in proc.stderr and not (tmp_path / "o").exists()
+    proc = cli("report", str(tmp_path))
+    assert proc.returncode == 2 and "is not a run directory" in proc.stderr
+
+
+def test_report_rebuilds_from_the_run_directory(tmp_path, feature_csv):
+    run_study(parse_spec(feature_spec(feature_csv, budgets=[6], seeds=2)), tmp_path, progress=False)
+    (tmp_path / "report.html").unlink()
+    (tmp_path / "summary.json").unlink()
+    proc = cli("report", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "report.html").is_file() and json.loads((tmp_path / "summary.json").read_text())["entries"]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"), [("sources", "minilm-l6"), ("datasets", "bbc-news"), ("strategies", "zero-shot")]
+)
+def test_listing_commands(command, expected):
+    proc = cli(command)
+    assert proc.returncode == 0 and expected in proc.stdout
