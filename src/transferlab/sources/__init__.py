@@ -15,6 +15,8 @@ _BUILTIN_MODULES = (
     "transferlab.sources.identity",
     "transferlab.sources.onnx_minilm",
     "transferlab.sources.vision",
+    "transferlab.sources.multilingual",
+    "transferlab.sources.classic",
 )
 _loaded = False
 

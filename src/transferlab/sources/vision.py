@@ -1,16 +1,16 @@
 """Image sources: the EfficientNet-Lite0/1/2 ImageNet classifiers, globally average-pooled.
 
 Inputs are numpy arrays ``(n, H, W)`` (grayscale) or ``(n, H, W, 3)`` (RGB). Pixel values are
-brought to [0, 1] by one rule per call (see :func:`scale_to_unit`), then each image is repeated
+brought to [0, 1] by one rule per call (see :func:`pixel_range`), then each image is repeated
 to 3 channels if grey, resized bilinearly to ``image_size`` (square; the aspect ratio is not
 kept) and normalised with mean = std = 0.5: the Lite checkpoints were trained that way, and
 ImageNet's mean/std misclassify.
 
 Speed on CPU: embedding runs on a copy of the network with every BatchNorm folded into the
 convolution before it, in ``channels_last`` layout, in batches of 16. On 2 cores at 112 px this
-measured 2-5x faster than the plain NCHW module at batch 64 (``torch.jit.trace`` + ``freeze``
+measured 2-4x faster than the plain NCHW module at batch 64 (``torch.jit.trace`` + ``freeze``
 gave about the same as folding, but costs seconds per call and its frozen copy would go stale
-after fine-tuning; the folded copy is rebuilt, in milliseconds, on every call).
+after fine-tuning; the folded copy is cheap, so it is rebuilt on every call).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from transferlab.errors import InputError, bad_parameter
-from transferlab.sources.base import SOURCES, Source, SourceInfo
+from transferlab.sources.base import SOURCES, Backbone, Source, SourceInfo
 from transferlab.sources.text import file_digest
 from transferlab.sources.zoo_text import INFO
 
@@ -105,19 +105,25 @@ def as_images(inputs: Sequence[Any] | np.ndarray) -> np.ndarray:
     return images
 
 
-def scale_to_unit(images: np.ndarray) -> np.ndarray:
-    """Pixel values in [0, 1] as float32.
+def pixel_range(images: np.ndarray) -> tuple[float, float]:
+    """The values mapped to 0 and 1: the rule that brings ``images`` to [0, 1].
 
-    ``uint8`` is divided by 255; values already within [0, 1] are kept; any other range (for
+    ``uint8`` is read as 0..255; values already within [0, 1] are kept; any other range (for
     example sklearn's digits, 0..16) is min-max rescaled over the whole array passed in, so
     embed a data set in one call (or scale it to [0, 1] yourself) to keep one scale for all of it.
     """
     if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255.0
+        return 0.0, 255.0
     low, high = float(images.min()), float(images.max())
     if low >= 0.0 and high <= 1.0:
-        return images.astype(np.float32)
-    return ((images - low) / max(high - low, 1e-12)).astype(np.float32)
+        return 0.0, 1.0
+    return low, max(high, low + 1e-12)
+
+
+def scale_to_unit(images: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """``images`` as float32 in [0, 1], by :func:`pixel_range` unless ``value_range`` is given."""
+    low, high = value_range or pixel_range(images)
+    return ((images.astype(np.float32) - low) / (high - low)).astype(np.float32, copy=False)
 
 
 def to_model_input(images: np.ndarray, image_size: int) -> torch.Tensor:
@@ -268,9 +274,13 @@ class TorchImageSource(Source):
         return ["stem"] + [f"block-{i}" for i in range(len(self.model._blocks))] + ["head"]
 
     def preprocess(self, inputs: Sequence[Any] | np.ndarray) -> torch.Tensor:
-        """Images -> the network's input ``(n, 3, S, S)`` (for fine-tuning strategies)."""
+        """Images -> the network's input ``(n, 3, S, S)``, scaled, resized and normalised."""
         images = scale_to_unit(as_images(inputs))
         return to_model_input(images, self.image_size)
+
+    def backbone(self) -> ImageBackbone:
+        """The trainable network (shares weights with this source: training changes both)."""
+        return ImageBackbone(self)
 
     def embed(self, inputs: Sequence[Any] | np.ndarray, layer: str | None = None) -> np.ndarray:
         stop = self.layers().index(self._layer_name(layer))
@@ -283,11 +293,13 @@ class TorchImageSource(Source):
         return self._batched(inputs, lambda x: torch.softmax(fast._fc(fast.extract_features(x).mean((2, 3))), -1))
 
     def _batched(self, inputs: Sequence[Any] | np.ndarray, forward: Any) -> np.ndarray:
-        images = scale_to_unit(as_images(inputs))
+        images = as_images(inputs)
+        value_range = pixel_range(images)  # one scale for the whole call, applied batch by batch
         out = []
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
-                x = to_model_input(images[start : start + self.batch_size], self.image_size)
+                batch = scale_to_unit(images[start : start + self.batch_size], value_range)
+                x = to_model_input(batch, self.image_size)
                 out.append(forward(x).float().numpy())
         return np.concatenate(out).astype(np.float32, copy=False)
 
@@ -330,3 +342,20 @@ def efficientnet_lite1(**params: Any) -> TorchImageSource:
 def efficientnet_lite2(**params: Any) -> TorchImageSource:
     """EfficientNet-Lite2, ImageNet-1k (6.1M parameters, 1280-d features, 260 px native)."""
     return load_efficientnet_lite("efficientnet-lite2", **params)
+
+
+class ImageBackbone(Backbone):
+    """Preprocessed images in, globally pooled ``extract_features`` out (the trainable view)."""
+
+    def __init__(self, source: TorchImageSource) -> None:
+        self.source = source
+        self.module = source.model
+        self.dim = source.dim
+
+    def prepare(self, inputs: Sequence[Any] | np.ndarray) -> list[Any]:
+        """One ``(3, S, S)`` tensor per image (pixel scale chosen over ``inputs`` as a whole)."""
+        return list(self.source.preprocess(inputs).contiguous())
+
+    def forward(self, items: list[Any]) -> torch.Tensor:
+        x = torch.stack(items)  # (B, 3, S, S)
+        return self.module.extract_features(x).mean((2, 3))  # (B, 1280)

@@ -10,14 +10,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from transferlab.strategies.base import Examples, Strategy, full_proba, register_strategy
 from transferlab.strategies.frozen import fit_logistic
 
-C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+C_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
 @register_strategy("tfidf-logreg")
 class TfidfLogReg(Strategy):
-    """TF-IDF of words and bigrams + logistic regression (C by CV within the budget).
+    """TF-IDF of words and bigrams + logistic regression (C by 3-fold CV within the budget).
 
-    The strong classical text baseline: no pretrained model at all.
+    The strong classical text baseline: no pretrained model at all. Terms must occur in two
+    training texts (``min_df=2``, or 1 below 20 texts): on 640 BBC articles that keeps the
+    vocabulary at ~10k columns instead of ~150k, which is what makes the CV affordable.
     """
 
     uses_source = False
@@ -31,11 +33,11 @@ class TfidfLogReg(Strategy):
 
     def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> TfidfLogReg:
         self.vectorizer_ = TfidfVectorizer(
-            sublinear_tf=True, ngram_range=(1, 2), max_features=self.max_features, min_df=1
+            sublinear_tf=True, ngram_range=(1, 2), max_features=self.max_features, min_df=2 if len(train) >= 20 else 1
         )
         X = self.vectorizer_.fit_transform([str(t) for t in train.inputs])
         self.n_classes_ = len(train.classes)
-        self.model_ = fit_logistic(X, np.asarray(train.labels), C_GRID, self.random_state, scale=False)
+        self.model_ = fit_logistic(X, np.asarray(train.labels), C_GRID, self.random_state, scale=False, max_folds=3)
         return self
 
     def predict_proba(self, inputs: Any) -> np.ndarray:

@@ -19,7 +19,7 @@ from transferlab.strategies.base import Examples, Strategy, check_positive, full
 
 
 def fit_logistic(
-    X: Any, y: np.ndarray, C_grid: tuple[float, ...], random_state: int | None, scale: bool = True
+    X: Any, y: np.ndarray, C_grid: tuple[float, ...], random_state: int | None, scale: bool = True, max_folds: int = 5
 ) -> Pipeline:
     """Standardise, then logistic regression with C chosen by stratified CV inside the budget.
 
@@ -30,16 +30,18 @@ def fit_logistic(
         # scikit-learn 1.8 announces attribute and default changes of LogisticRegressionCV that
         # do not affect how it is used here.
         warnings.simplefilter("ignore", FutureWarning)
-        return _fit_logistic(X, y, C_grid, random_state, scale)
+        return _fit_logistic(X, y, C_grid, random_state, scale, max_folds)
 
 
-def _fit_logistic(X: Any, y: np.ndarray, C_grid: tuple[float, ...], random_state: int | None, scale: bool) -> Pipeline:
-    folds = min(5, int(np.bincount(y).min()) if len(y) else 0)
+def _fit_logistic(
+    X: Any, y: np.ndarray, C_grid: tuple[float, ...], random_state: int | None, scale: bool, max_folds: int
+) -> Pipeline:
+    folds = min(max_folds, int(np.bincount(y).min()) if len(y) else 0)
     if folds >= 2 and len(C_grid) > 1:
         cv = StratifiedKFold(folds, shuffle=True, random_state=random_state)
-        model = LogisticRegressionCV(Cs=list(C_grid), cv=cv, scoring="neg_log_loss", max_iter=2000)
+        model = LogisticRegressionCV(Cs=list(C_grid), cv=cv, scoring="neg_log_loss", max_iter=300)
     else:
-        model = LogisticRegression(C=C_grid[len(C_grid) // 2], max_iter=2000)
+        model = LogisticRegression(C=C_grid[len(C_grid) // 2], max_iter=300)
     steps = [StandardScaler(), model] if scale else [model]
     return make_pipeline(*steps).fit(X, y)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Protocol
 
@@ -23,12 +23,15 @@ from transferlab.study.planner import Cell
 from transferlab.study.spec import StudySpec
 
 Outcome = tuple[Cell, CellResult | str]
+OnStart = Callable[[Cell], None]
 
 
 class Executor(Protocol):
     """Runs cells; yields each with its result, or the error text when it failed."""
 
-    def run(self, spec: StudySpec, cells: list[Cell]) -> Iterator[Outcome]: ...
+    def run(self, spec: StudySpec, cells: list[Cell], on_start: OnStart) -> Iterator[Outcome]:
+        """Call ``on_start(cell)`` when a cell is dispatched; yield it with its outcome when done."""
+        ...
 
 
 EXECUTORS: Registry[Executor] = Registry("executor")
@@ -57,19 +60,22 @@ class LocalExecutor:
         self.workers = workers
         self.cache = cache or EmbeddingCache()
 
-    def run(self, spec: StudySpec, cells: list[Cell]) -> Iterator[Outcome]:
+    def run(self, spec: StudySpec, cells: list[Cell], on_start: OnStart) -> Iterator[Outcome]:
         if self.workers <= 1:
             torch.set_num_threads(max(1, os.cpu_count() or 1))
             context = CellContext(spec, self.cache)
             for cell in cells:
+                on_start(cell)
                 yield cell, safe_run(cell, context)
             return
-        yield from self._pool(spec, cells)
+        yield from self._pool(spec, cells, on_start)
 
-    def _pool(self, spec: StudySpec, cells: list[Cell]) -> Iterator[Outcome]:
+    def _pool(self, spec: StudySpec, cells: list[Cell], on_start: OnStart) -> Iterator[Outcome]:
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         init_args = (spec.model_dump(), str(self.cache.root), threads)
         with ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=init_args) as pool:
+            for cell in cells:
+                on_start(cell)
             futures = {pool.submit(_worker_run, cell): cell for cell in cells}
             for future in as_completed(futures):
                 yield futures[future], future.result()

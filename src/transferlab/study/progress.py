@@ -40,5 +40,10 @@ class CellProgress:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.progress.stop()
 
-    def advance(self, description: str) -> None:
-        self.progress.update(self.task, advance=1, description=description)
+    def describe(self, description: str) -> None:
+        """Show the cell now running."""
+        self.progress.update(self.task, description=description)
+
+    def advance(self) -> None:
+        """One more cell finished."""
+        self.progress.update(self.task, advance=1)

@@ -94,16 +94,19 @@ def _execute(
     executor = LocalExecutor(spec.workers, cache) if spec.executor == "local" else EXECUTORS.create(spec.executor)
     train_seconds = 0.0
     with CellProgress(len(todo), enabled=show) as bar:
-        for cell in todo:
+
+        def start(cell: Cell) -> None:
             ledger.mark_running(cell.key)
-        for cell, outcome in executor.run(spec, todo):
+            bar.describe(cell.describe())
+
+        for cell, outcome in executor.run(spec, todo, start):
             if isinstance(outcome, str):
                 ledger.mark_failed(cell.key, outcome)
                 result.failed.append((cell.describe(), outcome))
             else:
                 ledger.mark_done(cell.key, outcome.metrics, outcome.cost, write_cell_file(out, cell, outcome))
                 train_seconds += outcome.cost["fit_seconds"]
-            bar.advance(cell.describe())
+            bar.advance()
     result.seconds["train"] = train_seconds
 
 

@@ -74,6 +74,7 @@ class StudySpec(BaseModel):
     min_effect: float = Field(0.0, ge=0.0)
     executor: Literal["local"] = "local"
     workers: int = Field(1, ge=1)
+    transferability: list[str] | None = Field(None, description="scores to rank the sources with (summary.json)")
 
     @field_validator("budgets")
     @classmethod
@@ -88,6 +89,17 @@ class StudySpec(BaseModel):
         if isinstance(seeds, int) and seeds < 1:
             raise ValueError(f"seeds must be >= 1 (a count) or a list of seeds, got {seeds}")
         return seeds
+
+    @field_validator("transferability")
+    @classmethod
+    def _transferability_names(cls, names: list[str] | None) -> list[str] | None:
+        from transferlab.metrics import list_metrics
+
+        known = list_metrics("transferability")
+        for name in names or []:
+            if name not in known:
+                raise unknown_name("transferability score", name, known)
+        return names
 
     @model_validator(mode="after")
     def _known_names(self) -> StudySpec:
