@@ -43,7 +43,7 @@ def test_strategy_contract(name, minilm):
     assert cls.input_kind in ("features", "raw") and cls.name == name
     if "text" not in cls.modalities:
         pytest.skip(f"{name} does not handle text; covered by test_feature_strategies")
-    params = {"max_steps": 2} if name == "scratch" else {}
+    params = {"max_steps": 2} if cls.trains_backbone else {}
     strategy = create_strategy(name, random_state=0, **params)
     assert "random_state" not in strategy.get_params()
     train, test, _ = _text_examples()

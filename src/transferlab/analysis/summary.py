@@ -26,6 +26,9 @@ PER_EXAMPLE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
+RANGE = {"accuracy": (0.0, 1.0), "nll": (-np.inf, 0.0)}
+
+
 @dataclass(frozen=True)
 class CellView:
     """A finished cell as the analysis sees it."""
@@ -96,6 +99,7 @@ def _entry(
 ) -> dict[str, Any]:
     matrix = np.stack(list(scores[(source, strategy, budget)].values()))
     interval = mean_interval(matrix, confidence) if matrix.shape[1] >= 2 else None
+    low, high = RANGE[metric]  # an interval clipped to the metric's range loses no coverage
     return {
         "source": source,
         "strategy": strategy,
@@ -105,8 +109,8 @@ def _entry(
         "n_seeds": len(group),
         "metric": metric,
         "mean": float(matrix.mean()),
-        "lo": None if interval is None else interval.lo,
-        "hi": None if interval is None else interval.hi,
+        "lo": None if interval is None else max(interval.lo, low),
+        "hi": None if interval is None else min(interval.hi, high),
         "metrics": {m: float(np.mean([c.metrics[m] for c in group])) for m in TASK_METRICS},
         "cost": {k: float(np.mean([c.cost.get(k, 0.0) for c in group])) for k in group[0].cost},
     }

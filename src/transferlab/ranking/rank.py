@@ -27,11 +27,13 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from transferlab.data.task import TaskData
 from transferlab.errors import InputError, bad_parameter
@@ -195,8 +197,13 @@ def resolve_metrics(metrics: Sequence[str] | None) -> list[Metric]:
     return resolved
 
 
-def resolve_layers(label: str, source: Source, layers: Layers) -> list[str]:
-    """Layer names to rank for one source: ``"last"``, ``"all"`` or an explicit list."""
+def resolve_layers(label: str, source: Source, layers: Layers | Mapping[str, Layers]) -> list[str]:
+    """Layer names to rank for one source: ``"last"``, ``"all"``, an explicit list, or per source.
+
+    A mapping gives each source label its own choice (absent labels: ``"last"``).
+    """
+    if isinstance(layers, Mapping):
+        layers = layers.get(label, "last")
     names = source.layers()
     if layers == "last":
         return ["last"]
@@ -236,7 +243,7 @@ def rank_sources(
     task: TaskData,
     sources: Sequence[str | Source] | Mapping[str, Source],
     metrics: Sequence[str] | None = None,
-    layers: Layers = "last",
+    layers: Layers | Mapping[str, Layers] = "last",
     n_boot: int = 20,
     cache: EmbeddingCache | None = None,
     random_state: int = 0,
@@ -250,14 +257,14 @@ def rank_sources(
     sources : list of names or Source objects, or a mapping ``{label: Source}``
     metrics : list of str, optional
         Registered transferability scores; default :func:`default_metrics`.
-    layers : "last", "all" or list of str
+    layers : "last", "all", list of str, or a mapping from source label to one of those
         Which layers of each source to rank ("all" lists ``source.layers()``).
     n_boot : int
         Paired bootstrap replicates per score (0: no spread and no P(best)).
     cache : EmbeddingCache, optional
         Where embeddings are read or stored; default ``EmbeddingCache()``.
     random_state : int
-        Seed of the bootstrap (and of the scores that draw random numbers).
+        Seed of the bootstrap resampling.
 
     Returns
     -------
@@ -272,17 +279,7 @@ def rank_sources(
     check_labels(task)
     resolved = resolve_sources(sources)
     check_modality(task, resolved)
-    candidates = [
-        Candidate(
-            label if layer == "last" or cache_key_layer(s, layer) is None else f"{label}{LAYER_SEP}{layer}",
-            label,
-            s,
-            layer,
-            cache_key_layer(s, layer),
-        )
-        for label, s in resolved.items()
-        for layer in resolve_layers(label, s, layers)
-    ]
+    candidates = make_candidates(resolved, layers)
     cache = cache or EmbeddingCache()
     want_proba = any(m.needs[0] == "source_proba" for m in chosen)
     inputs, embed_seconds = embed_candidates(candidates, task, cache, want_proba)
@@ -304,6 +301,17 @@ def rank_sources(
         time.perf_counter() - start,
         notes,
     )
+
+
+def make_candidates(sources: Mapping[str, Source], layers: Layers | Mapping[str, Layers]) -> list[Candidate]:
+    """One candidate per (source, layer); the default layer is labelled by the source alone."""
+    candidates: dict[str, Candidate] = {}
+    for label, source in sources.items():
+        for layer in resolve_layers(label, source, layers):
+            cache_layer = cache_key_layer(source, layer)
+            name = label if cache_layer is None else f"{label}{LAYER_SEP}{layer}"
+            candidates.setdefault(name, Candidate(name, label, source, layer, cache_layer))  # "last" == last name
+    return list(candidates.values())
 
 
 def embed_candidates(
@@ -372,7 +380,11 @@ def score_one(
         return None, None
     try:
         value = float(metric(X, labels))
-        reps = bootstrap_scores(metric, {label: X}, labels, n_boot, random_state)[label] if n_boot else None
+        with warnings.catch_warnings():
+            # a resample repeats examples, so k-means inside N-LEEP's mixture can find fewer distinct
+            # points than components and warns on every replicate; the score is still defined
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reps = bootstrap_scores(metric, {label: X}, labels, n_boot, random_state)[label] if n_boot else None
     except (InputError, ValueError, np.linalg.LinAlgError) as exc:
         notes.append(f"{metric.name} failed on {label}: {str(exc).splitlines()[0]}")
         return None, None

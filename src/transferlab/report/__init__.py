@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from transferlab.analysis.ladder import ladder_summary
+from transferlab.analysis.recommend import recommend
 from transferlab.analysis.summary import CellView, summarise
 from transferlab.data import TaskSplit
 from transferlab.study.ledger import Ledger
@@ -90,6 +92,8 @@ def build_summary(
         ],
         "notes": notes,
     }
+    summary["ladder"] = ladder_summary(cells, split.test.labels, spec.primary_metric, spec.confidence, spec.min_effect)
+    summary["recommendations"] = recommend(summary)
     if spec.transferability:
         from transferlab.ranking import study_transferability
 

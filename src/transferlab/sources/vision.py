@@ -10,7 +10,7 @@ Speed on CPU: embedding runs on a copy of the network with every BatchNorm folde
 convolution before it, in ``channels_last`` layout, in batches of 16. On 2 cores at 112 px this
 measured 2-4x faster than the plain NCHW module at batch 64 (``torch.jit.trace`` + ``freeze``
 gave about the same as folding, but costs seconds per call and its frozen copy would go stale
-after fine-tuning; the folded copy is cheap, so it is rebuilt on every call).
+after fine-tuning; the folded copy takes well under a second, so it is rebuilt on every call).
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ _BUILTIN_MODULES = (
     "transferlab.strategies.frozen",
     "transferlab.strategies.baselines",
     "transferlab.strategies.scratch",
+    "transferlab.strategies.finetune",
+    "transferlab.strategies.lora",
+    "transferlab.strategies.regularised",
 )
 _loaded = False
 

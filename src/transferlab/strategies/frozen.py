@@ -88,6 +88,8 @@ class LinearProbe(Strategy):
 class KNN(Strategy):
     """k nearest neighbours by cosine similarity; votes smoothed so no probability is exactly 0.
 
+    ``k`` is capped at the average number of examples per class in the budget.
+
     Smoothing (add ``alpha`` to every class's vote count) keeps NLL finite: a raw kNN vote gives
     probability 0 to a class that no neighbour holds and an infinite log-loss when it is right.
     """
@@ -106,7 +108,9 @@ class KNN(Strategy):
 
     def predict_proba(self, inputs: Any) -> np.ndarray:
         similarity = l2_normalise(np.asarray(inputs, dtype=np.float64)) @ self.X_.T  # (n, n_train)
-        k = min(int(self.k), self.X_.shape[0])
+        # Never more neighbours than the average class size: with 2 examples per class, k=10
+        # would poll the whole budget and predict by class size alone.
+        k = max(1, min(int(self.k), self.X_.shape[0] // self.n_classes_))
         nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]  # (n, k)
         votes = np.zeros((len(similarity), self.n_classes_))
         np.add.at(votes, (np.arange(len(similarity))[:, None], self.y_[nearest]), 1.0)

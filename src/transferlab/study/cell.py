@@ -100,6 +100,10 @@ def run_cell(cell: Cell, context: CellContext) -> CellResult:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "train_examples_per_second": len(index) / fit_seconds if fit_seconds > 0 and len(index) else 0.0,
     }
+    if cls.trains_backbone and split.train.modality == "text" and hasattr(strategy, "encoder_after"):
+        from transferlab.analysis.forgetting import forgetting
+
+        cost.update(forgetting(source, strategy.encoder_after(), context.cache))
     return CellResult(cell.key, task_metrics(split.test.labels, proba), cost, proba.astype(np.float32))
 
 
