@@ -22,7 +22,9 @@ Protocol
   score only the three whole image networks (n = 3 in the table) and no text candidate.
 * Outcome (the ground truth): the study's ``linear-probe`` strategy (standardise, logistic
   regression with C chosen by 5-fold CV inside the training part) on the same frozen features,
-  mean accuracy over a stratified 3-fold cross-validation of the same subsample. Fine-tuning
+  mean held-out accuracy over a stratified 3-fold cross-validation of the same subsample, done
+  with two fold shuffles (seeds 0 and 1) and averaged. The two shuffles ranked against each other
+  give a noise ceiling: how well the outcome agrees with itself. Fine-tuning
   outcomes are not included: fine-tuning 3 x 12 text and 27 image candidates does not fit in the
   time budget on 2 CPU cores.
 * linear-cv (a 5-fold cross-validated logistic regression with fixed C) is nearly the same
@@ -41,6 +43,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from transferlab.analysis.rank_agreement import kendall_tau, top1_hit, weighted_tau
 from transferlab.data import TaskData, fingerprint_of, load_task, subsample
 from transferlab.ranking import RankResult, agreement, rank_sources
 from transferlab.ranking.layers import cache_key_layer
@@ -53,6 +56,7 @@ IMAGE_SETS = {"digits": 500}
 TEXT_SOURCES = ["minilm-l6", "minilm-l3", "e5-multilingual", "use-multilingual", "glove-50d", "tfidf"]
 IMAGE_SOURCES = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
 OUTER_FOLDS = 3
+SEEDS = (0, 1)  # fold shuffles of the outcome: averaged, and compared with each other (noise ceiling)
 
 
 def stage_ends(source: Source) -> list[str]:
@@ -74,15 +78,41 @@ def probe_accuracy(features: np.ndarray, task: TaskData, seed: int = 0) -> float
     return float(np.mean(accuracies))
 
 
-def outcomes_of(result: RankResult, sources: dict[str, Source], task: TaskData, cache: EmbeddingCache) -> dict:
-    """Probe accuracy of every ranked candidate, on the features the scores saw."""
-    outcomes = {}
+def outcomes_of(
+    result: RankResult, sources: dict[str, Source], task: TaskData, cache: EmbeddingCache
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Probe accuracy of every ranked candidate (mean over the fold seeds), and per seed."""
+    per_seed: dict[str, dict[str, float]] = {str(seed): {} for seed in SEEDS}
     with threadpool_limits(limits=1, user_api="blas"):
         for row in result.rows:
             source = sources[row.source]
             features = cache.get(source, task, cache_key_layer(source, row.layer))
-            outcomes[row.candidate] = probe_accuracy(features, task)
-    return outcomes
+            for seed in SEEDS:
+                per_seed[str(seed)][row.candidate] = probe_accuracy(features, task, seed)
+    outcomes = {c: float(np.mean([per_seed[str(seed)][c] for seed in SEEDS])) for c in per_seed[str(SEEDS[0])]}
+    return outcomes, per_seed
+
+
+def noise_ceiling(per_seed: dict[str, dict[str, float]]) -> dict[str, object]:
+    """How well the outcome agrees with itself: seed-0 folds ranked against seed-1 folds."""
+    first, second = (per_seed[str(seed)] for seed in SEEDS[:2])
+    return {
+        "n": len(first),
+        "kendall_tau": kendall_tau(first, second),
+        "weighted_tau": weighted_tau(first, second),
+        "top1_hit": top1_hit(first, second),
+    }
+
+
+def regret(result: RankResult, outcomes: dict[str, float]) -> dict[str, float]:
+    """Per score: best outcome minus the outcome of the candidate the score ranks first."""
+    best = max(outcomes.values())
+    found = {}
+    for metric in [*result.metrics, "consensus"]:
+        scores = result.scores(metric)
+        if len(scores) >= 2:
+            found[metric] = best - outcomes[max(scores, key=scores.get)]
+    return found
 
 
 def cut_texts(task: TaskData, max_chars: int) -> TaskData:
@@ -94,7 +124,7 @@ def cut_texts(task: TaskData, max_chars: int) -> TaskData:
 
 def validate(
     name: str, n: int, source_names: list[str], cache: EmbeddingCache, max_chars: int
-) -> tuple[RankResult, dict, dict]:
+) -> tuple[RankResult, dict[str, float], dict[str, dict]]:
     """Rank the candidates on one data set, measure their outcomes, and compare."""
     task = subsample(load_task(name), n, seed=0)
     if task.modality == "text":
@@ -108,7 +138,7 @@ def validate(
     result = rank_sources(task, sources, layers=layers, n_boot=0, cache=cache)
     rank_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    outcomes = outcomes_of(result, sources, task, cache)
+    outcomes, per_seed = outcomes_of(result, sources, task, cache)
     probe_seconds = time.perf_counter() - start
     print(f"\n### {name}: {len(task)} examples, {task.n_classes} classes, {len(result.rows)} candidates")
     print(f"rank (embedding + scores) {rank_seconds:.0f} s; outcome probes {probe_seconds:.0f} s\n")
@@ -125,7 +155,8 @@ def validate(
     print("\ntop-1 per score (its probe accuracy): " + "; ".join(tops))
     for note in result.notes:
         print(f"note: {note}")
-    return result, outcomes, agreement(result, outcomes)
+    table = agreement(result, outcomes) | {"probe seed 0 vs 1 (noise ceiling)": noise_ceiling(per_seed)}
+    return result, regret(result, outcomes), table
 
 
 def cell(row: dict) -> str:
@@ -148,6 +179,15 @@ def print_table(tables: dict[str, dict[str, dict]]) -> None:
         print(f"| {metric} | " + " | ".join(cell(r) if r else "-" for r in rows) + f" | {mean} |")
 
 
+def print_regret(regrets: dict[str, dict[str, float]]) -> None:
+    metrics = list(dict.fromkeys(m for r in regrets.values() for m in r))
+    print("\n| score | " + " | ".join(regrets) + " |")
+    print("|---" * (len(regrets) + 1) + "|")
+    for metric in metrics:
+        cells = [f"{r[metric]:.3f}" if metric in r else "-" for r in regrets.values()]
+        print(f"| {metric} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=None, help="embedding cache folder (default: the user's)")
@@ -155,13 +195,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cache = EmbeddingCache(args.cache) if args.cache else EmbeddingCache()
     start = time.perf_counter()
-    tables = {}
+    tables, regrets = {}, {}
     for name, n in TEXT_SETS.items():
-        tables[name] = validate(name, n, TEXT_SOURCES, cache, args.max_chars)[2]
+        _, regrets[name], tables[name] = validate(name, n, TEXT_SOURCES, cache, args.max_chars)
     for name, n in IMAGE_SETS.items():
-        tables[name] = validate(name, n, IMAGE_SOURCES, cache, args.max_chars)[2]
+        _, regrets[name], tables[name] = validate(name, n, IMAGE_SOURCES, cache, args.max_chars)
     print("\nKendall tau / weighted tau / top-1 hit of each score's ranking against linear-probe accuracy")
     print_table(tables)
+    print("\nRegret: accuracy of the best candidate minus that of each score's top-ranked one")
+    print_regret(regrets)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

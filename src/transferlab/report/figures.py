@@ -89,10 +89,11 @@ def effective_data_plot(row: dict[str, Any]) -> str:
     curve, scratch = row["curve"], row["scratch"]
     for budget, accs in scratch.items():
         left.scatter([float(budget)] * len(accs), accs, color="grey", s=12)
-    grid = np.geomspace(curve["n_min"] / 4, curve["n_max"] * 4, 100)
+    grid = np.geomspace(curve["n_min"] / 2, curve["n_max"] * 4, 100)
     left.plot(grid, 1 - (curve["a"] * grid ** (-curve["b"]) + curve["c"]), color="black", lw=1)
     left.axhline(1 - curve["c"], color="black", ls=":", lw=0.8, label="fitted asymptote")
     left.set_xscale("log")
+    left.set_ylim(0.0, 1.0)
     left.set_xlabel("labelled examples, from scratch")
     left.set_ylabel("accuracy")
     left.set_title(f"{row['source']}: from-scratch curve, err = a·n^-b + c", fontsize=9)
