@@ -24,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out_console = Console()
+# Piped output (CI logs, files) is not wrapped at 80 columns, so tables stay readable.
+out_console = Console(width=None if sys.stdout.isatty() else 200)
 
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Run directory (created, or continued if it exists).")]
 
