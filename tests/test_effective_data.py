@@ -107,3 +107,13 @@ def test_break_even_from_paired_scores():
     result = break_even(cheap, expensive)
     assert result["per_budget"][0]["verdict"] == "negative" and result["per_budget"][-1]["verdict"] == "positive"
     assert result["status"] == "crosses" and 40 < result["budget"] < 160
+
+
+def test_flat_scratch_curve_is_flagged_and_does_not_overflow():
+    from transferlab.analysis.effective_data import ScratchCurve
+
+    flat = {10: [0.19, 0.21], 20: [0.2, 0.18], 40: [0.21, 0.2]}  # chance level for 5 classes
+    curve = ScratchCurve(flat, n_test=60, n_boot=50)
+    assert "flat" in curve.note()
+    rows = curve.effective_data({10: [0.8, 0.85]})
+    assert rows[0]["status"] == "beyond" and "e+" not in rows[0]["reason"]

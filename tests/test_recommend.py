@@ -109,3 +109,15 @@ def test_ladder_summary_from_cells_feeds_the_recommendations():
     texts = recommend({"primary_metric": "accuracy", "ladder": ladder})
     assert texts[0]["kind"] == "cheap-wins" and texts[-1]["kind"] == "gain"
     assert "finetune gains" in texts[-1]["text"] and "at 600x the fit time" in texts[-1]["text"]
+
+
+def test_a_zero_width_interval_supports_no_claim():
+    out = recommend_one(row(-0.05, -0.05, -0.05, "negative"))
+    assert out["kind"] == "undecided" and "beats" not in out["text"] and "no width" in out["text"]
+    same = recommend_one(row(0.0, 0.0, 0.0, "inconclusive"))  # identical predictions on every example
+    assert same["kind"] == "as-good-as"
+
+
+def test_one_seed_is_said():
+    out = recommend_one(row(0.041, 0.02, 0.062, "positive") | {"seed_variation_measured": False})
+    assert out["kind"] == "gain" and out["text"].endswith("not seed-to-seed variation.)")

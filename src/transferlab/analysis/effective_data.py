@@ -38,6 +38,7 @@ from transferlab.analysis.verdicts import compare_arms
 from transferlab.errors import InputError
 
 MIN_BUDGETS = 3  # a 3-parameter curve needs at least three distinct budgets
+FLAT_RISE = 0.02  # a fitted curve gaining under 2 accuracy points over the measured budgets is flat
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,14 @@ class PowerLawFit:
         return self.a * np.power(n, -self.b) + self.c
 
     def examples_for(self, error: float) -> float:
-        """Examples from scratch that reach ``error`` (``inf`` at or below the asymptote)."""
+        """Examples from scratch that reach ``error`` (``inf`` at or below the asymptote).
+
+        Computed in logs: on a nearly flat curve (``b`` near 0) the power overflows a float.
+        """
         if error <= self.c or self.a <= 0 or self.b <= 0:
             return math.inf
-        return float((self.a / (error - self.c)) ** (1.0 / self.b))
+        log_n = (math.log(self.a) - math.log(error - self.c)) / self.b
+        return math.exp(log_n) if log_n < 700.0 else math.inf
 
 
 def _power_law(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
@@ -83,11 +88,80 @@ def fit_learning_curve(budgets: Sequence[float], accuracies: Sequence[float]) ->
     return PowerLawFit(float(a), float(b), float(c), float(n.min()), float(n.max()))
 
 
+class ScratchCurve:
+    """The from-scratch curve of one source, fitted once with its bootstrap replicates.
+
+    Parameters
+    ----------
+    scratch : ``{budget: [accuracy per seed]}`` of the from-scratch baseline.
+    n_test : test examples behind each accuracy (adds their sampling noise to the bootstrap).
+    extrapolation : how far past the measured budgets an answer is still given.
+    """
+
+    def __init__(
+        self,
+        scratch: Mapping[int, Sequence[float]],
+        n_test: int | None = None,
+        n_boot: int = 200,
+        extrapolation: float = 4.0,
+        random_state: int = 0,
+    ) -> None:
+        self.fit = fit_learning_curve(*_points(scratch))
+        self.n_test, self.extrapolation = n_test, extrapolation
+        self.high, self.low = extrapolation * self.fit.n_max, self.fit.n_min / extrapolation
+        self.rng = np.random.default_rng(random_state)
+        self.replicates = _bootstrap_fits(scratch, n_test, n_boot, self.rng)
+
+    def note(self) -> str:
+        """A warning when the curve is too flat to price anything (scratch barely learns)."""
+        rise = float(self.fit.error(self.fit.n_min) - self.fit.error(self.fit.n_max))
+        if rise >= FLAT_RISE:
+            return ""
+        return (
+            f"the from-scratch curve is flat: {rise * 100:.1f} accuracy points from {self.fit.n_min:.0f} to"
+            f" {self.fit.n_max:.0f} examples (asymptote {1 - self.fit.c:.3f}). Scratch barely learns at these"
+            " budgets, so the curve cannot price the transfer arms"
+        )
+
+    def effective_data(self, arm: Mapping[int, Sequence[float]], confidence: float = 0.95) -> list[dict[str, Any]]:
+        """For each budget of ``arm`` (``{budget: [accuracy per seed]}``): see :func:`effective_data`."""
+        return [self._row(int(b), np.asarray(arm[b], dtype=float), confidence) for b in sorted(arm)]
+
+    def _row(self, budget: int, accs: np.ndarray, confidence: float) -> dict[str, Any]:
+        target = float(accs.mean())
+        n_eff = self.fit.examples_for(1.0 - target)
+        draws = [f.examples_for(1.0 - _resample(accs, self.n_test, self.rng).mean()) for f in self.replicates]
+        lo, hi = _quantiles(np.array(draws), confidence)
+        status, reason = self._status(n_eff, target)
+        return {
+            "budget": budget,
+            "accuracy": target,
+            "effective_examples": n_eff if status == "ok" else None,
+            "lo": lo if self.low <= lo <= self.high else None,
+            "hi": hi if self.low <= hi <= self.high else None,
+            "transferred": n_eff - budget if status == "ok" else None,
+            "status": status,
+            "reason": reason,
+        }
+
+    def _status(self, n_eff: float, target: float) -> tuple[str, str]:
+        if math.isinf(n_eff):
+            return "beyond", f"accuracy {target:.3f} is above the from-scratch curve's asymptote {1 - self.fit.c:.3f}"
+        if n_eff > self.high:
+            return (
+                "beyond",
+                f"from scratch would need over {self.high:.0f} examples ({self.extrapolation:g}x the largest budget)",
+            )
+        if n_eff < self.low:
+            return "below", f"from scratch reaches it with under {self.low:.3g} examples (below the measured range)"
+        return "ok", ""
+
+
 def effective_data(
     scratch: Mapping[int, Sequence[float]],
     arm: Mapping[int, Sequence[float]],
     n_test: int | None = None,
-    n_boot: int = 300,
+    n_boot: int = 200,
     confidence: float = 0.95,
     extrapolation: float = 4.0,
     random_state: int = 0,
@@ -104,41 +178,12 @@ def effective_data(
     Returns
     -------
     list of dict
-        ``budget``, ``accuracy``, ``effective_examples`` (None when beyond the range),
-        ``lo``, ``hi`` (None when that end is beyond the range), ``transferred``
+        ``budget``, ``accuracy``, ``effective_examples`` (None unless ``status`` is "ok"),
+        ``lo``, ``hi`` (None when that end is outside the range), ``transferred``
         (``effective_examples - budget``), ``status`` ("ok", "beyond", "below") and ``reason``.
     """
-    fit = fit_learning_curve(*_points(scratch))
-    high, low = extrapolation * fit.n_max, fit.n_min / extrapolation
-    rng = np.random.default_rng(random_state)
-    fits = _bootstrap_fits(scratch, n_test, n_boot, rng)
-    rows = []
-    for budget in sorted(arm):
-        accs = np.asarray(arm[budget], dtype=float)
-        target = float(accs.mean())
-        n_eff = fit.examples_for(1.0 - target)
-        replicates = np.array([f.examples_for(1.0 - _resample(accs, n_test, rng).mean()) for f in fits])
-        lo, hi = _quantiles(replicates, confidence)
-        status, reason = _status(n_eff, target, fit, low, high)
-        rows.append(
-            {
-                "budget": int(budget),
-                "accuracy": target,
-                "effective_examples": n_eff if status == "ok" else None,
-                "lo": lo if low <= lo <= high else None,
-                "hi": hi if low <= hi <= high else None,
-                "transferred": n_eff - budget if status == "ok" else None,
-                "status": status,
-                "reason": reason,
-            }
-        )
-    return rows
-
-
-def scratch_curve(scratch: Mapping[int, Sequence[float]]) -> dict[str, float]:
-    """The fitted from-scratch curve as JSON-able numbers (for the report's plot)."""
-    fit = fit_learning_curve(*_points(scratch))
-    return {"a": fit.a, "b": fit.b, "c": fit.c, "n_min": fit.n_min, "n_max": fit.n_max}
+    curve = ScratchCurve(scratch, n_test, n_boot, extrapolation, random_state)
+    return curve.effective_data(arm, confidence)
 
 
 def _points(arm: Mapping[int, Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -174,16 +219,6 @@ def _quantiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
     # inverted_cdf never interpolates, so infinite replicates (above the asymptote) stay valid
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
     return float(lo), float(hi)
-
-
-def _status(n_eff: float, target: float, fit: PowerLawFit, low: float, high: float) -> tuple[str, str]:
-    if math.isinf(n_eff):
-        return "beyond", f"accuracy {target:.3f} is above the from-scratch curve's asymptote {1 - fit.c:.3f}"
-    if n_eff > high:
-        return "beyond", f"from scratch would need ~{n_eff:.3g} examples, over {high:.0f} (4x the largest budget)"
-    if n_eff < low:
-        return "below", f"from scratch reaches it with under {low:.3g} examples (below the measured range)"
-    return "ok", ""
 
 
 # ---------------------------------------------------------------------------------- break-even

@@ -85,7 +85,7 @@ def forgetting(before: Any, after: Any, cache: Any = None) -> dict[str, float]:
     score_0 = score_before(before, cache)
     score_1 = held_out_score(after)
     return {
-        "forgetting": round(score_0 - score_1, 12),  # fold means of the same 200 posts: a tie is 0, not -1e-16
+        "forgetting": round(score_0 - score_1, 12) + 0.0,  # same 200 posts: a tie is 0.0, not -1e-16 or -0.0
         "heldout_before": score_0,
         "heldout_after": score_1,
         "forgetting_seconds": time.perf_counter() - start,

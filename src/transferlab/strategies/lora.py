@@ -91,7 +91,7 @@ class LoRA(FineTune):
         head_lr: float = 1e-3,
         epochs: int = 4,
         batch_size: int = 16,
-        max_steps: int | None = 100,
+        max_steps: int | None = 50,
         max_length: int = 128,
         warmup_ratio: float = 0.1,
         weight_decay: float = 0.01,
