@@ -159,6 +159,7 @@ def test_cli_rank_table(text_csv):
         (["--sources", "glove-50d,nope"], "unknown source 'nope'"),
         (["--sources", "glove-50d", "--text-column", "body"], "no column 'body'"),
         (["--sources", "glove-50d", "--validate", "/nonexistent/run"], "no summary.json"),
+        (["--sources", "minilm-l6,efficientnet-lite0"], "embeds image inputs"),  # before any model loads
     ],
 )
 def test_cli_rank_bad_input_is_one_line(text_csv, args, message):

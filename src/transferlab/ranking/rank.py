@@ -158,8 +158,16 @@ class ClassifierView(Source):
 # ---------------------------------------------------------------- checks at the boundary
 
 
-def resolve_sources(sources: Sequence[str | Source] | Mapping[str, Source]) -> dict[str, Source]:
-    """``{label: Source}`` from names, built sources or an already labelled mapping."""
+def resolve_sources(
+    sources: Sequence[str | Source] | Mapping[str, Source], task: TaskData | None = None
+) -> dict[str, Source]:
+    """``{label: Source}`` from names, built sources or an already labelled mapping.
+
+    Names are checked before any model loads: unknown ones, and (given ``task``) builtin ones
+    whose modality, read from their :class:`SourceInfo`, does not match the task's.
+    """
+    from transferlab.sources.zoo_text import INFO
+
     if isinstance(sources, Mapping):
         resolved = dict(sources)
     else:
@@ -174,6 +182,8 @@ def resolve_sources(sources: Sequence[str | Source] | Mapping[str, Source]) -> d
                     f"rank: unknown source {name!r}; known sources: {', '.join(SOURCES.names())}"
                     " (see `transferlab sources`)"
                 )
+            if task is not None and name in INFO and INFO[name].modality != task.modality:
+                raise modality_error(name, INFO[name].modality, task)
         resolved = {
             label: create_source(s) if isinstance(s, str) else s for label, s in zip(labels, items, strict=True)
         }
@@ -230,10 +240,14 @@ def check_modality(task: TaskData, sources: Mapping[str, Source]) -> None:
     """Every source embeds the task's kind of input."""
     for label, source in sources.items():
         if source.modality != task.modality:
-            raise InputError(
-                f"rank: source {label!r} embeds {source.modality} inputs but task {task.name!r} holds "
-                f"{task.modality} examples; fix: rank {task.modality} sources on this task"
-            )
+            raise modality_error(label, source.modality, task)
+
+
+def modality_error(label: str, modality: str, task: TaskData) -> InputError:
+    return InputError(
+        f"rank: source {label!r} embeds {modality} inputs but task {task.name!r} holds "
+        f"{task.modality} examples; fix: rank {task.modality} sources on this task"
+    )
 
 
 # ---------------------------------------------------------------- ranking
@@ -277,7 +291,7 @@ def rank_sources(
         raise bad_parameter("rank", "n_boot", n_boot, "an int >= 0")
     chosen = resolve_metrics(metrics)
     check_labels(task)
-    resolved = resolve_sources(sources)
+    resolved = resolve_sources(sources, task)
     check_modality(task, resolved)
     candidates = make_candidates(resolved, layers)
     cache = cache or EmbeddingCache()
