@@ -121,6 +121,12 @@ def check_positive(owner: str, **values: float) -> None:
             raise bad_parameter(owner, param, value, "> 0")
 
 
+def check_int_range(owner: str, param: str, value: object, low: int, high: int, what: str = "") -> None:
+    """Raise the standard parameter error unless ``value`` is an integer (not a bool) in [low, high]."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise bad_parameter(owner, param, value, f"an integer in [{low}, {high}]{what}")
+
+
 def full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarray:
     """Expand probabilities over the classes a model saw to all ``n_classes`` columns."""
     out = np.zeros((proba.shape[0], n_classes), dtype=np.float64)

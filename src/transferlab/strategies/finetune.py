@@ -31,7 +31,7 @@ from torch import nn
 
 from transferlab.errors import InputError, bad_parameter
 from transferlab.sources.base import Backbone, Source
-from transferlab.strategies.base import Examples, Strategy, check_positive, register_strategy
+from transferlab.strategies.base import Examples, Strategy, check_int_range, check_positive, register_strategy
 from transferlab.strategies.frozen import fit_logistic, softmax
 from transferlab.strategies.layers import (
     block_list,
@@ -291,8 +291,7 @@ class FineTuneTopK(FineTune):
     def _check(self, source: Any) -> None:
         super()._check(source)
         n_blocks = len(block_list(source.model))
-        if not isinstance(self.k, int) or isinstance(self.k, bool) or not 0 <= self.k <= n_blocks:
-            raise bad_parameter(self.name, "k", self.k, f"an integer in [0, {n_blocks}] (the blocks of {source.name})")
+        check_int_range(self.name, "k", self.k, 0, n_blocks, f" (the blocks of {source.name})")
 
     def _adapt(self, items: list, labels: np.ndarray, n_classes: int) -> None:
         train_top_blocks(self.backbone_.module, self.k)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from transferlab.errors import bad_parameter
-from transferlab.strategies.base import check_positive, register_strategy
+from transferlab.strategies.base import check_int_range, check_positive, register_strategy
 from transferlab.strategies.finetune import FineTune
 from transferlab.strategies.torch_train import Penalty
 
@@ -128,8 +128,7 @@ class BSS(FineTune):
     def _check(self, source: Any) -> None:
         super()._check(source)
         check_positive(self.name, eta=self.eta)
-        if not isinstance(self.k, int) or isinstance(self.k, bool) or not 1 <= self.k <= self.batch_size:
-            raise bad_parameter(self.name, "k", self.k, f"an integer in [1, batch_size={self.batch_size}]")
+        check_int_range(self.name, "k", self.k, 1, self.batch_size, f" (batch_size={self.batch_size})")
 
     def _penalty(self) -> Penalty:
         return lambda features: self.eta * bss_penalty(features, self.k)
