@@ -134,8 +134,8 @@ def test_validation_part_is_stratified_and_only_when_large_enough():
     [
         ("lora", {"target_modules": ["q_proj"]}, r"lora: parameter 'target_modules' must be one of the layers .*query"),
         ("lora", {"r": 1000}, r"lora: parameter 'r' must be an integer in \[1, 384\]"),
-        ("finetune", {"lr": 0.0}, r"finetune: parameter 'lr' must be > 0"),
-        ("lora", {"lr": -1e-3}, r"lora: parameter 'lr' must be > 0"),
+        ("finetune", {"lr": 0.0}, r"finetune: parameter 'lr' must be a number > 0"),
+        ("lora", {"lr": -1e-3}, r"lora: parameter 'lr' must be a number > 0"),
         ("finetune-top-k", {"k": 7}, r"parameter 'k' must be an integer in \[0, 6\]"),
         ("finetune", {"layer_decay": 1.5}, r"parameter 'layer_decay' must be in \(0, 1\]"),
     ],

@@ -87,9 +87,9 @@ def test_unknown_strategy_and_bad_parameters():
     with pytest.raises(InputError, match="strategy 'knn' has no parameter 'kk'"):
         create_strategy("knn", kk=3)
     X, y = np.eye(4), np.array([0, 1, 0, 1])
-    with pytest.raises(InputError, match="parameter 'k' must be > 0"):
+    with pytest.raises(InputError, match=r"parameter 'k' must be an integer in \[1, "):
         create_strategy("knn", k=0).fit(Examples(X, y, ("a", "b")))
-    with pytest.raises(InputError, match="parameter 'lr' must be > 0"):
+    with pytest.raises(InputError, match="parameter 'lr' must be a number > 0"):
         create_strategy("scratch", lr=-1.0).fit(Examples(["a", "b"], np.array([0, 1]), ("a", "b")))
 
 

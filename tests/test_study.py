@@ -78,13 +78,23 @@ def test_changed_spec_adds_cells_and_keeps_old_ones(tmp_path, feature_csv):
     assert (more.ran, more.skipped) == (4, 4)
 
 
-def test_failed_cell_is_recorded_and_others_go_on(tmp_path, feature_csv):
-    spec = parse_spec(feature_spec(feature_csv, budgets=[6], seeds=1, baselines=["raw-logreg", "scratch"]))
+def test_failed_cell_is_recorded_and_others_go_on(tmp_path, feature_csv, monkeypatch):
+    from transferlab.strategies.frozen import Prototype
+
+    real_fit = Prototype.fit
+
+    def fit_that_fails_at_budget_6(self, train, unlabeled=None, source=None):  # a fault no pre-flight can see
+        if len(train) == 6:
+            raise FloatingPointError("diverged")
+        return real_fit(self, train, unlabeled, source)
+
+    monkeypatch.setattr(Prototype, "fit", fit_that_fails_at_budget_6)
+    spec = parse_spec(feature_spec(feature_csv, budgets=[6, 12], seeds=1))
     result = run_study(spec, tmp_path, progress=False)
-    assert len(result.failed) == 1 and "no randomly initialised twin" in result.failed[0][1]
+    assert len(result.failed) == 1 and "FloatingPointError: diverged" in result.failed[0][1]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["failed"][0]["strategy"] == "scratch"
-    assert {e["strategy"] for e in summary["entries"]} == {"linear-probe", "knn", "prototype", "raw-logreg"}
+    assert [(f["strategy"], f["budget"]) for f in summary["failed"]] == [("prototype", 6)]
+    assert {(e["strategy"], e["budget"]) for e in summary["entries"]} >= {("prototype", 12), ("linear-probe", 6)}
 
 
 def test_text_study_with_zero_shot(tmp_path, text_csv):
@@ -163,6 +173,40 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, feature_csv, 
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+TEXT_SPEC = {
+    "name": "text",
+    "task": {"dataset": "TEXT", "test_size": 0.4},
+    "sources": ["minilm-l3"],
+    "strategies": ["linear-probe"],
+    "baselines": ["tfidf-logreg"],
+    "budgets": [6],
+    "seeds": 1,
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sources": ["tfidf"]}, "source 'tfidf' is fitted on the texts it embeds"),
+        ({"sources": ["efficientnet-lite0"]}, "source 'efficientnet-lite0' embeds image inputs, but the task's"),
+        ({"strategies": [{"name": "finetune", "lr": -1}]}, "finetune: parameter 'lr' must be a number > 0, got -1"),
+        ({"strategies": [{"name": "lora", "target_modules": ["nope"]}]}, "lora: parameter 'target_modules' must be"),
+        ({"sources": ["glove-50d"], "strategies": ["lp-ft"]}, "lp-ft: source 'glove-50d' cannot be fine-tuned"),
+        ({"sources": ["glove-50d"], "baselines": ["scratch"]}, "scratch: source 'glove-50d' has no architecture"),
+        ({"strategies": [{"name": "knn", "k": "ten"}]}, "knn: parameter 'k' must be an integer in [1, "),
+    ],
+)
+def test_source_dependent_bad_input_stops_before_any_cell(tmp_path, text_csv, changes, message):
+    out = tmp_path / "existing"
+    out.mkdir()
+    spec = TEXT_SPEC | {"task": {"dataset": text_csv, "test_size": 0.4}} | changes
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    proc = cli("run", str(tmp_path / "s.yaml"), "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not any(out.iterdir())
 
 
 def test_unreadable_spec_and_missing_run_dir(tmp_path):

@@ -127,7 +127,10 @@ class TorchTextSource(Source):
 
     def _pooled(self, input_ids: torch.Tensor, mask: torch.Tensor, index: int | None) -> torch.Tensor:
         want_all = index is not None
-        output = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=want_all)
+        # A batch with no padding (most of one when documents are truncated to max_length) needs
+        # no attention mask: without one the attention kernel skips building and adding it.
+        attention = None if bool(mask.all()) else mask
+        output = self.model(input_ids=input_ids, attention_mask=attention, output_hidden_states=want_all)
         hidden = output.hidden_states[index] if want_all else output.last_hidden_state  # (B, T, d)
         return mean_pool(hidden, mask)
 

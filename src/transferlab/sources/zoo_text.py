@@ -38,7 +38,9 @@ def weight_files(folder: Path) -> list[Path]:
 def load_hf_text(path: str, name: str, **params: object) -> TorchTextSource:
     """A ``transformers.AutoModel`` + tokenizer from a folder or a hub id (hub needs the network)."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # its "Loading weights" bar would break into the study's own
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModel.from_pretrained(path, use_safetensors=None)

@@ -61,6 +61,14 @@ class Strategy(ABC):
     def predict_proba(self, inputs: Any) -> np.ndarray:
         """Class probabilities ``(n, n_classes)``, columns in the order of ``classes``."""
 
+    def check(self, source: Any = None) -> None:  # noqa: B027 - an optional hook: no check by default
+        """Raise :class:`InputError` if the parameters cannot work (with ``source``, when it is used).
+
+        The runner calls it for every (source, strategy) pair before any cell runs, so a wrong
+        parameter stops the study with one line instead of failing each of its cells; ``fit``
+        calls it too. The default checks nothing.
+        """
+
     def get_params(self) -> dict[str, Any]:
         """Hyper-parameters as given to ``__init__`` (they enter the cell key)."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
@@ -117,8 +125,8 @@ def list_strategies() -> list[str]:
 def check_positive(owner: str, **values: float) -> None:
     """Raise the standard parameter error for any value that is not > 0."""
     for param, value in values.items():
-        if not value > 0:
-            raise bad_parameter(owner, param, value, "> 0")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise bad_parameter(owner, param, value, "a number > 0")
 
 
 def check_int_range(owner: str, param: str, value: object, low: int, high: int, what: str = "") -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from transferlab.strategies.base import Examples, Strategy, full_proba, register_strategy
+from transferlab.strategies.base import Examples, Strategy, check_int_range, full_proba, register_strategy
 from transferlab.strategies.frozen import fit_logistic
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)
@@ -31,7 +31,11 @@ class TfidfLogReg(Strategy):
         self.max_features = max_features
         self.random_state = random_state
 
+    def check(self, source: Any = None) -> None:
+        check_int_range(self.name, "max_features", self.max_features, 1, 10**9)
+
     def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> TfidfLogReg:
+        self.check(source)
         self.vectorizer_ = TfidfVectorizer(
             sublinear_tf=True, ngram_range=(1, 2), max_features=self.max_features, min_df=2 if len(train) >= 20 else 1
         )

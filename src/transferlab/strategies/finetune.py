@@ -165,7 +165,7 @@ class FineTune(Strategy):
     # ------------------------------------------------------------------ the recipe
 
     def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> FineTune:
-        self._check(source)
+        self.check(source)
         seed = int(self.random_state or 0)
         torch.manual_seed(seed)
         self.tuned_ = tuned_copy(source)
@@ -212,7 +212,7 @@ class FineTune(Strategy):
 
     # ------------------------------------------------------------------ hooks for the variants
 
-    def _check(self, source: Any) -> None:
+    def check(self, source: Any = None) -> None:
         """Validate parameters and source (one InputError line); variants add their own checks."""
         check_positive(
             self.name,
@@ -288,8 +288,8 @@ class FineTuneTopK(FineTune):
             validation_fraction, patience, random_state,
         )  # fmt: skip
 
-    def _check(self, source: Any) -> None:
-        super()._check(source)
+    def check(self, source: Any = None) -> None:
+        super().check(source)
         n_blocks = len(block_list(source.model))
         check_int_range(self.name, "k", self.k, 0, n_blocks, f" (the blocks of {source.name})")
 

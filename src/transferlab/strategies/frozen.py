@@ -14,8 +14,15 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from transferlab.errors import InputError
-from transferlab.strategies.base import Examples, Strategy, check_positive, full_proba, register_strategy
+from transferlab.errors import InputError, bad_parameter
+from transferlab.strategies.base import (
+    Examples,
+    Strategy,
+    check_int_range,
+    check_positive,
+    full_proba,
+    register_strategy,
+)
 
 
 def fit_logistic(
@@ -67,8 +74,13 @@ class LinearProbe(Strategy):
         self.C_grid = C_grid
         self.random_state = random_state
 
-    def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> LinearProbe:
+    def check(self, source: Any = None) -> None:
+        if isinstance(self.C_grid, str | bytes) or not hasattr(self.C_grid, "__len__") or not len(self.C_grid):
+            raise bad_parameter(self.name, "C_grid", self.C_grid, "a non-empty list of numbers > 0")
         check_positive(self.name, **{f"C_grid[{i}]": c for i, c in enumerate(self.C_grid)})
+
+    def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> LinearProbe:
+        self.check(source)
         self.n_classes_ = len(train.classes)
         self.model_ = fit_logistic(
             np.asarray(train.inputs), np.asarray(train.labels), tuple(self.C_grid), self.random_state
@@ -99,8 +111,12 @@ class KNN(Strategy):
         self.alpha = alpha
         self.random_state = random_state
 
+    def check(self, source: Any = None) -> None:
+        check_int_range(self.name, "k", self.k, 1, 10**6)
+        check_positive(self.name, alpha=self.alpha)
+
     def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> KNN:
-        check_positive(self.name, k=self.k, alpha=self.alpha)
+        self.check(source)
         self.X_ = l2_normalise(np.asarray(train.inputs, dtype=np.float64))
         self.y_ = np.asarray(train.labels)
         self.n_classes_ = len(train.classes)
@@ -130,8 +146,11 @@ class Prototype(Strategy):
         self.temperature = temperature
         self.random_state = random_state
 
-    def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> Prototype:
+    def check(self, source: Any = None) -> None:
         check_positive(self.name, temperature=self.temperature)
+
+    def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> Prototype:
+        self.check(source)
         X, y = l2_normalise(np.asarray(train.inputs, dtype=np.float64)), np.asarray(train.labels)
         missing = sorted(set(range(len(train.classes))) - set(y.tolist()))
         if missing:
@@ -160,10 +179,17 @@ class ZeroShot(Strategy):
         self.temperature = temperature
         self.random_state = random_state
 
-    def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> ZeroShot:
+    def check(self, source: Any = None) -> None:
         check_positive(self.name, temperature=self.temperature)
+        if not isinstance(self.template, str) or "{label}" not in self.template:
+            raise bad_parameter(
+                self.name, "template", self.template, "a text containing {label}, e.g. 'a story about {label}'"
+            )
         if source is None or getattr(source, "modality", None) != "text":
             raise InputError("zero-shot needs a text source to embed the class names")
+
+    def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> ZeroShot:
+        self.check(source)
         names = [self.template.format(label=c.replace("_", " ")) for c in train.classes]
         self.label_embeddings_ = l2_normalise(np.asarray(source.embed(names), dtype=np.float64))
         return self

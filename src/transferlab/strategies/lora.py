@@ -108,8 +108,8 @@ class LoRA(FineTune):
             validation_fraction, patience, random_state,
         )  # fmt: skip
 
-    def _check(self, source: Any) -> None:
-        super()._check(source)
+    def check(self, source: Any = None) -> None:
+        super().check(source)
         check_positive(self.name, alpha=self.alpha)
         if not 0.0 <= self.dropout < 1.0:
             raise bad_parameter(self.name, "dropout", self.dropout, "in [0, 1)")

@@ -76,8 +76,8 @@ class L2SP(FineTune):
             validation_fraction, patience, random_state,
         )  # fmt: skip
 
-    def _check(self, source: Any) -> None:
-        super()._check(source)
+    def check(self, source: Any = None) -> None:
+        super().check(source)
         for param in ("alpha", "beta"):
             value = getattr(self, param)
             if not (isinstance(value, int | float) and value >= 0):
@@ -125,8 +125,8 @@ class BSS(FineTune):
             validation_fraction, patience, random_state,
         )  # fmt: skip
 
-    def _check(self, source: Any) -> None:
-        super()._check(source)
+    def check(self, source: Any = None) -> None:
+        super().check(source)
         check_positive(self.name, eta=self.eta)
         check_int_range(self.name, "k", self.k, 1, self.batch_size, f" (batch_size={self.batch_size})")
 

@@ -14,6 +14,7 @@ import numpy as np
 from torch import nn
 
 from transferlab.errors import InputError
+from transferlab.sources.base import Source
 from transferlab.strategies.base import Examples, Strategy, check_positive, register_strategy
 from transferlab.strategies.frozen import softmax
 from transferlab.strategies.torch_train import TrainConfig, count_trainable, predict_logits, train_classifier
@@ -43,10 +44,24 @@ class Scratch(Strategy):
         self.max_length = max_length
         self.random_state = random_state
 
+    def check(self, source: Any = None) -> None:
+        check_positive(
+            self.name,
+            lr=self.lr,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            max_steps=self.max_steps,
+            max_length=self.max_length,
+        )
+        if source is None or type(source).random_twin is Source.random_twin:  # not overridden: no twin
+            name = getattr(source, "name", None)
+            raise InputError(
+                f"scratch: source {name!r} has no architecture to build from random weights;"
+                " use scratch with a neural source (minilm-l6, minilm-l3, efficientnet-lite0, hf:...)"
+            )
+
     def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> Scratch:
-        check_positive(self.name, lr=self.lr, epochs=self.epochs, batch_size=self.batch_size)
-        if source is None or not hasattr(source, "random_twin"):
-            raise InputError("scratch needs a source whose architecture can be built from random weights")
+        self.check(source)
         seed = int(self.random_state or 0)
         twin = source.random_twin(seed)
         self.backbone_ = twin.backbone(self.max_length) if twin.modality == "text" else twin.backbone()

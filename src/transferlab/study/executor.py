@@ -17,6 +17,7 @@ from typing import Protocol
 import torch
 
 from transferlab.registry import Registry
+from transferlab.sources import Source
 from transferlab.sources.cache import EmbeddingCache
 from transferlab.study.cell import CellContext, CellResult, run_cell
 from transferlab.study.planner import Cell
@@ -56,14 +57,17 @@ def safe_run(cell: Cell, context: CellContext) -> CellResult | str:
 class LocalExecutor:
     """In-process (``workers=1``) or a process pool of ``workers`` processes."""
 
-    def __init__(self, workers: int = 1, cache: EmbeddingCache | None = None) -> None:
+    def __init__(
+        self, workers: int = 1, cache: EmbeddingCache | None = None, sources: dict[str, Source] | None = None
+    ) -> None:
         self.workers = workers
         self.cache = cache or EmbeddingCache()
+        self.sources = dict(sources or {})  # built already (by the pre-flight checks): reused in-process
 
     def run(self, spec: StudySpec, cells: list[Cell], on_start: OnStart) -> Iterator[Outcome]:
         if self.workers <= 1:
             torch.set_num_threads(max(1, os.cpu_count() or 1))
-            context = CellContext(spec, self.cache)
+            context = CellContext(spec, self.cache, sources=self.sources)
             for cell in cells:
                 on_start(cell)
                 yield cell, safe_run(cell, context)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from transferlab.errors import InputError
 from transferlab.study.ledger import Ledger
-from transferlab.study.runner import validate
+from transferlab.study.runner import plan
 from transferlab.study.spec import load_spec
 
 
@@ -18,7 +18,7 @@ def rebuild_report(run_dir: str | Path) -> Path:
     if not (run_dir / "spec.yaml").is_file() or not (run_dir / "ledger.sqlite").is_file():
         raise InputError(f"{str(run_dir)!r} is not a run directory (expected spec.yaml and ledger.sqlite in it)")
     spec = load_spec(run_dir / "spec.yaml")
-    split, cells, notes = validate(spec)
+    split, cells, notes = plan(spec)  # the sources are not needed to rebuild
     ledger = Ledger(run_dir / "ledger.sqlite")
     try:
         write_outputs(run_dir, spec, ledger, split, [c.key for c in cells], notes)

@@ -18,6 +18,7 @@ import yaml
 
 from transferlab.data import TaskSplit, check_budget
 from transferlab.errors import InputError
+from transferlab.sources import Source
 from transferlab.sources.cache import EmbeddingCache
 from transferlab.strategies import create_strategy
 from transferlab.study.cell import CellResult, load_split
@@ -25,6 +26,7 @@ from transferlab.study.environment import environment
 from transferlab.study.executor import EXECUTORS, LocalExecutor
 from transferlab.study.ledger import Ledger
 from transferlab.study.planner import Cell, cell_to_row, plan_cells
+from transferlab.study.preflight import build_sources, check_arms
 from transferlab.study.progress import CellProgress
 from transferlab.study.spec import StudySpec
 
@@ -42,8 +44,26 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
 
-def validate(spec: StudySpec) -> tuple[TaskSplit, list[Cell], list[str]]:
-    """Load the task and plan the cells, raising :class:`InputError` on anything a cell would trip on."""
+@dataclass
+class Validated:
+    """A spec checked against its data and sources: what running it needs."""
+
+    split: TaskSplit
+    cells: list[Cell]
+    notes: list[str]
+    sources: dict[str, Source]
+
+
+def validate(spec: StudySpec) -> Validated:
+    """Load the task and sources and plan the cells, raising :class:`InputError` on anything a cell would trip on."""
+    split, cells, notes = plan(spec)
+    sources = build_sources(spec)
+    check_arms(spec, split.train.modality, sources)
+    return Validated(split, cells, notes, sources)
+
+
+def plan(spec: StudySpec) -> tuple[TaskSplit, list[Cell], list[str]]:
+    """Load the task and plan the cells (the checks that need no source built)."""
     split = load_split(spec.task)
     per_class = spec.budget_unit == "per_class"
     for budget in spec.budgets:
@@ -61,7 +81,8 @@ def run_study(
 ) -> RunResult:
     """Run (or continue) ``spec`` into the run directory ``out`` and write its report."""
     start = time.perf_counter()
-    split, cells, notes = validate(spec)
+    checked = validate(spec)
+    split, cells, notes = checked.split, checked.cells, checked.notes
     out = prepare_run_dir(Path(out), spec)
     cache = cache or EmbeddingCache()
     ledger = Ledger(out / "ledger.sqlite")
@@ -69,7 +90,7 @@ def run_study(
         ledger.add_cells([cell_to_row(c) for c in cells])
         todo = [c for c in cells if ledger.status(c.key) != "done"]
         result = RunResult(out, len(cells), len(todo), len(cells) - len(todo), notes=notes)
-        _execute(spec, todo, ledger, out, cache, result, progress)
+        _execute(spec, todo, ledger, out, cache, result, progress, checked.sources)
         result.seconds["embed"] = cache.embed_seconds
         analyse_start = time.perf_counter()
         from transferlab.report import write_outputs
@@ -90,8 +111,11 @@ def _execute(
     cache: EmbeddingCache,
     result: RunResult,
     show: bool,
+    sources: dict[str, Source],
 ) -> None:
-    executor = LocalExecutor(spec.workers, cache) if spec.executor == "local" else EXECUTORS.create(spec.executor)
+    executor = (
+        LocalExecutor(spec.workers, cache, sources) if spec.executor == "local" else EXECUTORS.create(spec.executor)
+    )
     train_seconds = 0.0
     with CellProgress(len(todo), enabled=show) as bar:
 
