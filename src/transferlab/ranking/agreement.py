@@ -18,6 +18,8 @@ from typing import Any
 from transferlab.analysis.rank_agreement import kendall_tau, top1_hit, weighted_tau
 from transferlab.errors import InputError
 from transferlab.ranking.rank import RankResult, rank_sources
+from transferlab.sources.base import Source
+from transferlab.sources.cache import EmbeddingCache
 
 PROBE = "linear-probe"
 
@@ -123,19 +125,28 @@ def validate_ranking(result: RankResult, run_dir: str | Path) -> dict[str, Any]:
     }
 
 
-def study_transferability(spec: Any, split: Any, entries: list[dict[str, Any]], n_boot: int = 20) -> dict[str, Any]:
+def study_transferability(
+    spec: Any,
+    split: Any,
+    entries: list[dict[str, Any]],
+    n_boot: int = 20,
+    cache: EmbeddingCache | None = None,
+    sources: dict[str, Source] | None = None,
+) -> dict[str, Any]:
     """The ``transferability`` block of a study's summary.json.
 
     The scores the spec asks for, computed for each of its sources on the whole training pool of
     the task (every example a budget could draw; no test example), and their agreement with the
     study's own outcomes. Bad input or a failing source is reported in the block, not raised: the
-    study's results are already written and must not be lost to the add-on.
+    study's results are already written and must not be lost to the add-on. ``cache`` and
+    ``sources`` are the run's own (its embedding cache and built sources), when it has them.
     """
     from transferlab.sources import create_source
 
     try:
-        sources = {arm.label: create_source(arm.name, **arm.params) for arm in spec.sources}
-        result = rank_sources(split.train, sources, spec.transferability, n_boot=n_boot)
+        if sources is None:
+            sources = {arm.label: create_source(arm.name, **arm.params) for arm in spec.sources}
+        result = rank_sources(split.train, sources, spec.transferability, n_boot=n_boot, cache=cache)
     except InputError as exc:
         return {"metrics": list(spec.transferability), "error": str(exc)}
     block: dict[str, Any] = {"computed_on": "training pool", **result.to_dict()}

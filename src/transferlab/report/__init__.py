@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from transferlab.analysis.ladder import ladder_summary
 from transferlab.analysis.recommend import recommend
 from transferlab.analysis.summary import CellView, summarise
 from transferlab.data import TaskSplit
+from transferlab.sources.base import Source
+from transferlab.sources.cache import EmbeddingCache
 from transferlab.study.ledger import Ledger
 from transferlab.study.spec import StudySpec
 
@@ -61,9 +64,14 @@ def results_frame(cells: list[CellView]) -> pd.DataFrame:
 
 
 def build_summary(
-    spec: StudySpec, cells: list[CellView], failed: list[dict], split: TaskSplit, notes: list[str]
+    spec: StudySpec,
+    cells: list[CellView],
+    failed: list[dict],
+    split: TaskSplit,
+    notes: list[str],
+    embedding: EmbeddingContext | None = None,
 ) -> dict[str, Any]:
-    """The content of summary.json."""
+    """The content of summary.json (``embedding``: the study's cache and built sources, for its scores)."""
     entries = summarise(cells, split.test.labels, spec.budgets, spec.primary_metric, spec.confidence, spec.min_effect)
     summary = {
         "study": spec.name,
@@ -97,12 +105,29 @@ def build_summary(
     if spec.transferability:
         from transferlab.ranking import study_transferability
 
-        summary["transferability"] = study_transferability(spec, split, entries)
+        embedding = embedding or EmbeddingContext()
+        summary["transferability"] = study_transferability(
+            spec, split, entries, cache=embedding.cache, sources=embedding.sources
+        )
     return summary
 
 
+@dataclass
+class EmbeddingContext:
+    """What a run already has for embedding: reused by the transferability block of the summary."""
+
+    cache: EmbeddingCache | None = None
+    sources: dict[str, Source] | None = None
+
+
 def write_outputs(
-    out: Path, spec: StudySpec, ledger: Ledger, split: TaskSplit, keys: list[str], notes: list[str]
+    out: Path,
+    spec: StudySpec,
+    ledger: Ledger,
+    split: TaskSplit,
+    keys: list[str],
+    notes: list[str],
+    embedding: EmbeddingContext | None = None,
 ) -> dict[str, Any]:
     """Write results.parquet, summary.json and report.html for the cells of ``keys``."""
     from transferlab.report.html import render_report
@@ -113,7 +138,7 @@ def write_outputs(
     tmp = out / ".results.parquet.tmp"
     frame.to_parquet(tmp, index=False)
     tmp.replace(out / "results.parquet")
-    summary = build_summary(spec, cells, failed, split, notes)
+    summary = build_summary(spec, cells, failed, split, notes, embedding)
     write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     write_atomic(out / "report.html", render_report(summary))
     return summary

@@ -13,6 +13,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 
 class CellProgress:
@@ -22,14 +23,16 @@ class CellProgress:
         self.enabled = enabled and total > 0
         self.progress = Progress(
             TextColumn("cells"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            TextColumn("[dim]{task.description}"),
+            # the cell's label yields the width: counts and times must never be cut to fit it
+            TextColumn("[dim]{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
             console=Console(stderr=True),
             disable=not self.enabled,
+            expand=True,
         )
         self.task = self.progress.add_task("starting", total=total)
 

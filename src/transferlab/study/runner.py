@@ -93,9 +93,10 @@ def run_study(
         _execute(spec, todo, ledger, out, cache, result, progress, checked.sources)
         result.seconds["embed"] = cache.embed_seconds
         analyse_start = time.perf_counter()
-        from transferlab.report import write_outputs
+        from transferlab.report import EmbeddingContext, write_outputs
 
-        write_outputs(out, spec, ledger, split, [c.key for c in cells], notes)
+        embedding = EmbeddingContext(cache, checked.sources)
+        write_outputs(out, spec, ledger, split, [c.key for c in cells], notes, embedding)
         result.seconds["analyse"] = time.perf_counter() - analyse_start
     finally:
         ledger.close()
