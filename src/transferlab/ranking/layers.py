@@ -27,14 +27,13 @@ from transferlab.sources.text import TorchTextSource, length_sorted_batches, mea
 from transferlab.sources.vision import TorchImageSource, as_images, inference_copy, scale_to_unit, to_model_input
 
 
-class Precomputed(Source):
-    """A view of ``source`` whose ``embed`` returns arrays computed elsewhere, one per layer."""
+class SourceView(Source):
+    """A stand-in for ``source`` under its name, revision and preprocessing (so, its cache keys)."""
 
-    def __init__(self, source: Source, arrays: dict[str | None, np.ndarray]) -> None:
+    def __init__(self, source: Source) -> None:
         self.source = source
         self.name = source.name
         self.modality = source.modality
-        self.arrays = arrays
 
     @property
     def revision(self) -> str:
@@ -47,6 +46,17 @@ class Precomputed(Source):
     @property
     def dim(self) -> int:
         return self.source.dim
+
+    def embed(self, inputs: Sequence[Any] | np.ndarray, layer: str | None = None) -> np.ndarray:
+        return self.source.embed(inputs, layer)
+
+
+class Precomputed(SourceView):
+    """A view of ``source`` whose ``embed`` returns arrays computed elsewhere, one per layer."""
+
+    def __init__(self, source: Source, arrays: dict[str | None, np.ndarray]) -> None:
+        super().__init__(source)
+        self.arrays = arrays
 
     def embed(self, inputs: Sequence[Any] | np.ndarray, layer: str | None = None) -> np.ndarray:
         return self.arrays[layer]

@@ -40,7 +40,7 @@ from transferlab.errors import InputError, bad_parameter
 from transferlab.metrics.base import Metric, get_metric, list_metrics
 from transferlab.metrics.transfer_inputs import check_transfer_inputs
 from transferlab.metrics.uncertainty import bootstrap_scores
-from transferlab.ranking.layers import cache_key_layer, prefill_layers
+from transferlab.ranking.layers import SourceView, cache_key_layer, prefill_layers
 from transferlab.sources import SOURCES, Source, create_source, load_builtin_sources
 from transferlab.sources.cache import EmbeddingCache
 
@@ -131,21 +131,8 @@ class Candidate:
         return self.cache_layer is None
 
 
-class ClassifierView(Source):
+class ClassifierView(SourceView):
     """The source's classifier probabilities as an 'embedding', so they are cached like one."""
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.name = source.name
-        self.modality = source.modality
-
-    @property
-    def revision(self) -> str:
-        return self.source.revision
-
-    @property
-    def preprocessing(self) -> str:
-        return self.source.preprocessing
 
     @property
     def dim(self) -> int:

@@ -15,6 +15,9 @@ output is unchanged.
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,15 @@ from transferlab.strategies.finetune import FineTune, check_finetunable, make_ba
 
 DEFAULT_TARGETS = {"bert": ("query", "value"), "image": ("_expand_conv", "_project_conv")}
 FORMAT_VERSION = 1
+
+
+@contextmanager
+def quiet_peft() -> Iterator[None]:
+    """peft asks transformers 5 about gradient checkpointing through a deprecated name; the
+    FutureWarning it prints on every LoRA cell is about peft's internals, not the user's study."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 
 def _is_pointwise(layer: nn.Module) -> bool:
@@ -145,7 +157,8 @@ class LoRA(FineTune):
             lora_dropout=self.dropout,
             target_modules=list(self._targets(model, self.tuned_.modality)),
         )
-        self.peft_model_ = get_peft_model(model, config)  # injects the adapters into ``model`` in place
+        with quiet_peft():
+            self.peft_model_ = get_peft_model(model, config)  # injects the adapters into ``model`` in place
         self.backbone_.module = self.peft_model_
 
     # ------------------------------------------------------------------ persistence
@@ -193,7 +206,8 @@ class LoRA(FineTune):
         strategy.tuned_ = tuned_copy(source)
         if source.modality == "image":
             plain_pointwise_convs(strategy.tuned_.model)
-        strategy.peft_model_ = PeftModel.from_pretrained(strategy.tuned_.model, str(folder / "adapter")).eval()
+        with quiet_peft():
+            strategy.peft_model_ = PeftModel.from_pretrained(strategy.tuned_.model, str(folder / "adapter")).eval()
         strategy.backbone_ = make_backbone(strategy.tuned_, strategy.max_length)
         strategy.backbone_.module = strategy.peft_model_
         head = load_file(str(folder / "head.safetensors"))
