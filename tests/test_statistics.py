@@ -213,3 +213,16 @@ def test_bad_settings_raise_input_error() -> None:
         mean_interval(d, n_boot=10)
     with pytest.raises(InputError, match="'min_effect' must be a finite float >= 0"):
         compare_arms(d, d, min_effect=-0.01)
+
+
+def test_gain_interval_is_clipped_to_what_a_difference_of_accuracies_can_reach():
+    from transferlab.analysis.verdicts import compare_arms
+
+    rng = np.random.default_rng(0)
+    a = np.stack([rng.random(50) < 0.95, rng.random(50) < 0.05]).astype(float)  # two seeds that disagree wildly
+    b = np.zeros((2, 50))
+    raw = compare_arms(a, b)
+    clipped = compare_arms(a, b, bounds=(-1.0, 1.0))
+    assert raw["hi"] > 1.0 and raw["lo"] < -1.0  # t with 1 degree of freedom: 12.7 x the seed spread
+    assert (clipped["lo"], clipped["hi"]) == (-1.0, 1.0)
+    assert clipped["verdict"] == raw["verdict"] == "inconclusive" and clipped["gain"] == raw["gain"]

@@ -232,3 +232,18 @@ def test_report_rebuilds_from_the_run_directory(tmp_path, feature_csv):
 def test_listing_commands(command, expected):
     proc = cli(command)
     assert proc.returncode == 0 and expected in proc.stdout
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="per-cell peak memory needs Linux /proc")
+def test_peak_memory_is_per_cell_not_per_process():
+    import numpy as np
+
+    from transferlab.study.cell import peak_rss_mb, reset_peak_rss
+
+    reset_peak_rss()
+    baseline = peak_rss_mb()
+    big = np.ones(40_000_000)  # 320 MB, touched
+    assert peak_rss_mb() > baseline + 250
+    del big
+    reset_peak_rss()  # the next cell's window: the freed array no longer counts
+    assert peak_rss_mb() < baseline + 100

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from transferlab.analysis.effective_data import ScratchCurve, break_even
-from transferlab.analysis.summary import CellView, group_arms, paired_rows, score_matrix
+from transferlab.analysis.summary import GAIN_RANGE, CellView, group_arms, paired_rows, score_matrix
 from transferlab.analysis.verdicts import compare_arms
 from transferlab.errors import InputError
 
@@ -42,7 +42,7 @@ def ladder_summary(
     groups = group_arms(cells)
     scores = {k: score_matrix(v, labels, metric) for k, v in groups.items()}
     return {
-        "comparisons": rung_comparisons(groups, scores, confidence, min_effect),
+        "comparisons": rung_comparisons(groups, scores, confidence, min_effect, GAIN_RANGE[metric]),
         "effective_data": effective_data_rows(groups, len(labels), confidence),
         "break_even": break_even_rows(groups, scores, confidence, min_effect),
         "forgetting": forgetting_rows(groups),
@@ -67,6 +67,7 @@ def rung_comparisons(
     scores: dict[tuple[str, str, int], dict[int, np.ndarray]],
     confidence: float,
     min_effect: float,
+    bounds: tuple[float, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Per source and budget: the cheapest rung against the most accurate other rung, paired.
 
@@ -87,7 +88,7 @@ def rung_comparisons(
         rows_ = paired_rows(scores[(source, challenger, budget)], scores[(source, cheap, budget)])
         if rows_ is None:
             continue
-        gain = compare_arms(*rows_, confidence=confidence, min_effect=min_effect)
+        gain = compare_arms(*rows_, confidence=confidence, min_effect=min_effect, bounds=bounds)
         cost = {s: _mean_cost(arms[s], "fit_seconds") for s in (cheap, challenger)}
         params = {s: _mean_cost(arms[s], "trainable_params") for s in (cheap, challenger)}
         rows.append(

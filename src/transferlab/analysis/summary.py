@@ -27,6 +27,7 @@ PER_EXAMPLE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 
 
 RANGE = {"accuracy": (0.0, 1.0), "nll": (-np.inf, 0.0)}
+GAIN_RANGE = {"accuracy": (-1.0, 1.0), "nll": (-np.inf, np.inf)}  # what a difference of two means can reach
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def summarise(
     for (source, strategy, budget), group in groups.items():
         for at in budgets if budget == 0 else [budget]:
             entry = _entry(source, strategy, budget, at, group, scores, metric, confidence)
-            entry["gains"] = _gains((source, strategy, budget), at, scores, baselines, confidence, min_effect)
+            arm = (source, strategy, budget)
+            entry["gains"] = _gains(arm, at, scores, baselines, confidence, min_effect, GAIN_RANGE[metric])
             entries.append(entry)
     return entries
 
@@ -123,6 +125,7 @@ def _gains(
     baselines: set[tuple[str, str, int]],
     confidence: float,
     min_effect: float,
+    bounds: tuple[float, float],
 ) -> dict[str, dict[str, Any]]:
     source, _, _ = arm
     gains = {}
@@ -132,5 +135,5 @@ def _gains(
         rows = paired_rows(scores[arm], scores[base])
         if rows is not None:
             name = base[1] if base[0] == "none" else f"{base[1]} ({base[0]})"
-            gains[name] = compare_arms(*rows, confidence=confidence, min_effect=min_effect)
+            gains[name] = compare_arms(*rows, confidence=confidence, min_effect=min_effect, bounds=bounds)
     return gains

@@ -87,6 +87,7 @@ def run_cell(cell: Cell, context: CellContext) -> CellResult:
     source = context.source(cell.source) if cls.uses_source else None
     index = _budget_index(cell, context)
     embed_before = context.cache.embed_seconds
+    reset_peak_rss()
     train, test_inputs = _inputs(cell, context, cls.input_kind, index)
     start = time.perf_counter()
     strategy.fit(train, source=source)
@@ -97,7 +98,7 @@ def run_cell(cell: Cell, context: CellContext) -> CellResult:
         "predict_seconds": time.perf_counter() - start - fit_seconds,
         "embed_seconds": context.cache.embed_seconds - embed_before,
         "trainable_params": float(strategy.trainable_parameters()),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mb": peak_rss_mb(),
         "train_examples_per_second": len(index) / fit_seconds if fit_seconds > 0 and len(index) else 0.0,
     }
     if cls.trains_backbone and split.train.modality == "text" and hasattr(strategy, "encoder_after"):
@@ -105,6 +106,31 @@ def run_cell(cell: Cell, context: CellContext) -> CellResult:
 
         cost.update(forgetting(source, strategy.encoder_after(), context.cache))
     return CellResult(cell.key, task_metrics(split.test.labels, proba), cost, proba.astype(np.float32))
+
+
+def reset_peak_rss() -> None:
+    """Start a new peak-memory window for this process (Linux: writing 5 to clear_refs resets VmHWM).
+
+    Without it a worker's peak would be the largest of every cell it ever ran: the process's
+    ``ru_maxrss`` never goes down. Elsewhere this does nothing and the peak is the process's.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory since :func:`reset_peak_rss` (VmHWM), or of the whole process, in MB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _budget_index(cell: Cell, context: CellContext) -> np.ndarray:
