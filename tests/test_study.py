@@ -158,6 +158,7 @@ def _wait_for_done(ledger: Path, at_least: int, proc: subprocess.Popen) -> set[s
         ({"task": {"dataset": "x.csv"}}, "does not exist"),
         ({"task": {"dataset": "FEATURES", "feature_columns": ["f0", "nope"]}}, "no column 'nope'"),
         ({"strategies": [{"name": "knn", "kk": 2}]}, "strategy 'knn' has no parameter 'kk'"),
+        ({"strategies": [{"name": "linear-probe", "C_grid": "big"}]}, "linear-probe: parameter 'C_grid' must be"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, feature_csv, changes, message):
@@ -196,6 +197,8 @@ TEXT_SPEC = {
         ({"sources": ["glove-50d"], "strategies": ["lp-ft"]}, "lp-ft: source 'glove-50d' cannot be fine-tuned"),
         ({"sources": ["glove-50d"], "baselines": ["scratch"]}, "scratch: source 'glove-50d' has no architecture"),
         ({"strategies": [{"name": "knn", "k": "ten"}]}, "knn: parameter 'k' must be an integer in [1, "),
+        ({"strategies": [{"name": "zero-shot", "template": "news"}]}, "zero-shot: parameter 'template' must be"),
+        ({"baselines": [{"name": "tfidf-logreg", "max_features": 0}]}, "tfidf-logreg: parameter 'max_features' must"),
     ],
 )
 def test_source_dependent_bad_input_stops_before_any_cell(tmp_path, text_csv, changes, message):
