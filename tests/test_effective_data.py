@@ -90,10 +90,10 @@ def test_break_even_from_gains():
 
 
 def test_break_even_outside_the_range():
-    ahead = {b: {**g, "gain": 0.1, "lo": 0.05, "hi": 0.15} for b, g in GAINS.items()}
+    ahead = {b: {**g, "gain": 0.1, "lo": 0.05, "hi": 0.15, "verdict": "positive"} for b, g in GAINS.items()}
     result = break_even_from_gains(ahead)
     assert result["status"] == "expensive ahead throughout" and result["budget"] is None
-    behind = {b: {**g, "gain": -0.1, "lo": -0.15, "hi": -0.05} for b, g in GAINS.items()}
+    behind = {b: {**g, "gain": -0.1, "lo": -0.15, "hi": -0.05, "verdict": "negative"} for b, g in GAINS.items()}
     assert break_even_from_gains(behind)["status"] == "cheap not beaten in range"
 
 

@@ -67,10 +67,10 @@ class PowerLawFit:
 
 
 def _power_law(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
-    return a * np.power(n, -b) + c
+    return np.asarray(a * np.power(n, -b) + c)
 
 
-def fit_learning_curve(budgets: Sequence[float], accuracies: Sequence[float]) -> PowerLawFit:
+def fit_learning_curve(budgets: Sequence[float] | np.ndarray, accuracies: Sequence[float] | np.ndarray) -> PowerLawFit:
     """Least-squares fit of :class:`PowerLawFit` to per-seed (budget, accuracy) points."""
     n, err = np.asarray(budgets, dtype=float), 1.0 - np.asarray(accuracies, dtype=float)
     if len(np.unique(n)) < MIN_BUDGETS or np.any(n <= 0) or not np.isfinite(err).all():
@@ -136,10 +136,10 @@ class ScratchCurve:
         return {
             "budget": budget,
             "accuracy": target,
-            "effective_examples": n_eff if status == "ok" else None,
+            "effective_examples": n_eff if status in ("ok", "extrapolated") else None,
             "lo": lo if self.low <= lo <= self.high else None,
             "hi": hi if self.low <= hi <= self.high else None,
-            "transferred": n_eff - budget if status == "ok" else None,
+            "transferred": n_eff - budget if status in ("ok", "extrapolated") else None,
             "status": status,
             "reason": reason,
         }
@@ -152,6 +152,8 @@ class ScratchCurve:
                 "beyond",
                 f"from scratch would need over {self.high:.0f} examples ({self.extrapolation:g}x the largest budget)",
             )
+        if n_eff > self.fit.n_max:
+            return "extrapolated", f"past the largest measured budget ({self.fit.n_max:.0f}): read off the fitted curve"
         if n_eff < self.low:
             return "below", f"from scratch reaches it with under {self.low:.3g} examples (below the measured range)"
         return "ok", ""
@@ -178,15 +180,17 @@ def effective_data(
     Returns
     -------
     list of dict
-        ``budget``, ``accuracy``, ``effective_examples`` (None unless ``status`` is "ok"),
+        ``budget``, ``accuracy``, ``effective_examples`` (None unless ``status`` is "ok" or
+        "extrapolated": past the largest measured budget, read off the fitted curve),
         ``lo``, ``hi`` (None when that end is outside the range), ``transferred``
-        (``effective_examples - budget``), ``status`` ("ok", "beyond", "below") and ``reason``.
+        (``effective_examples - budget``), ``status`` ("ok", "extrapolated", "beyond", "below") and
+        ``reason``.
     """
     curve = ScratchCurve(scratch, n_test, n_boot, extrapolation, random_state)
     return curve.effective_data(arm, confidence)
 
 
-def _points(arm: Mapping[int, Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+def _points(arm: Mapping[int, Sequence[float] | np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     budgets = np.concatenate([np.full(len(v), float(b)) for b, v in arm.items()])
     return budgets, np.concatenate([np.asarray(v, dtype=float) for v in arm.values()])
 
@@ -196,7 +200,7 @@ def _resample(accs: np.ndarray, n_test: int | None, rng: np.random.Generator) ->
     draw = accs[rng.integers(0, len(accs), len(accs))]
     if n_test:
         draw = draw + rng.normal(0.0, np.sqrt(np.clip(draw * (1 - draw), 1e-4, None) / n_test))
-    return np.clip(draw, 0.0, 1.0)
+    return np.asarray(np.clip(draw, 0.0, 1.0))
 
 
 def _bootstrap_fits(
@@ -204,7 +208,9 @@ def _bootstrap_fits(
 ) -> list[PowerLawFit]:
     fits = []
     for _ in range(n_boot):
-        resampled = {b: _resample(np.asarray(v, dtype=float), n_test, rng) for b, v in scratch.items()}
+        resampled: dict[int, np.ndarray] = {
+            b: _resample(np.asarray(v, dtype=float), n_test, rng) for b, v in scratch.items()
+        }
         try:
             fits.append(fit_learning_curve(*_points(resampled)))
         except RuntimeError:  # a replicate the optimiser cannot fit is dropped
@@ -264,13 +270,19 @@ def break_even_from_gains(gains: Mapping[int, Mapping[str, Any]]) -> dict[str, A
     budgets = np.array(sorted(gains), dtype=float)
     gain, lo, hi = (np.array([gains[int(b)][k] for b in budgets], dtype=float) for k in ("gain", "lo", "hi"))
     estimate, lower, upper = (_up_crossing(budgets, v) for v in (gain, hi, lo))
-    if gain[-1] <= 0:
-        status = "cheap not beaten in range"
-    elif np.all(gain > 0):
-        status = "expensive ahead throughout"
-    else:
+    ahead = np.array([gains[int(b)]["verdict"] == "positive" for b in budgets])
+    # statuses read the intervals, not the point estimates: a gain is "ahead" only where its
+    # whole interval is above the margin
+    if ahead.all():
+        status, estimate = "expensive ahead throughout", None
+    elif not ahead.any():
+        status, estimate = "cheap not beaten in range", None
+    elif estimate is not None:
         status = "crosses"
-    per_budget = [{"budget": int(b), **{k: gains[int(b)][k] for k in ("gain", "lo", "hi", "verdict")}} for b in budgets]
+    else:
+        status = "no clear crossing"
+    keys = ("gain", "lo", "hi", "verdict", "n_seeds")
+    per_budget = [{"budget": int(b), **{k: gains[int(b)].get(k) for k in keys}} for b in budgets]
     return {"budget": estimate, "lo": lower, "hi": upper, "status": status, "per_budget": per_budget}
 
 

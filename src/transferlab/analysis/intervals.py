@@ -124,8 +124,8 @@ def _interval(d: np.ndarray, confidence: float, n_boot: int, random_state: int) 
     return _two_way_interval(d, confidence)
 
 
-def _variance_components(d: np.ndarray) -> tuple[float, float]:
-    """(v_seed, v_example): the two independent pieces of Var(mean(d)); d is (S, n)."""
+def variance_components(d: np.ndarray) -> tuple[float, float]:
+    """(v_seed, v_example): the two independent pieces of Var(mean(d)); d is (S, n), S >= 2."""
     n_seeds, n_examples = d.shape
     seed_means = d.mean(axis=1)  # (S,)
     example_means = d.mean(axis=0)  # (n,)
@@ -139,10 +139,9 @@ def _variance_components(d: np.ndarray) -> tuple[float, float]:
 
 def _two_way_interval(d: np.ndarray, confidence: float) -> GainInterval:
     n_seeds, n_examples = d.shape
-    v_seed, v_example = _variance_components(d)
+    v_seed, v_example = variance_components(d)
     q = 0.5 + confidence / 2
-    t_seed, t_example = special.stdtrit(n_seeds - 1, q), special.stdtrit(n_examples - 1, q)
-    half = math.sqrt(t_seed**2 * v_seed + t_example**2 * v_example)  # Banerjee (1961)
+    half = banerjee_half_width(v_seed, v_example, n_seeds, n_examples, confidence)
     se = math.sqrt(v_seed + v_example)
     gain = float(d.mean())
     return GainInterval(
@@ -157,6 +156,13 @@ def _two_way_interval(d: np.ndarray, confidence: float) -> GainInterval:
         seed_variation_measured=True,
         confidence=confidence,
     )
+
+
+def banerjee_half_width(v_seed: float, v_example: float, n_seeds: int, n_examples: int, confidence: float) -> float:
+    """Half-width ``sqrt(t(S-1)**2 v_seed + t(n-1)**2 v_example)`` (Banerjee 1961) at ``confidence``."""
+    q = 0.5 + confidence / 2
+    t_seed, t_example = special.stdtrit(n_seeds - 1, q), special.stdtrit(n_examples - 1, q)
+    return math.sqrt(t_seed**2 * v_seed + t_example**2 * v_example)
 
 
 def _effective_df(half: float, se: float, q: float, df_low: int, df_high: int) -> float:

@@ -12,8 +12,17 @@ from typing import Any
 
 import numpy as np
 
+from transferlab.analysis.cells import (
+    GAIN_RANGE,
+    Arm,
+    CellView,
+    Scores,
+    arm_scores,
+    group_arms,
+    paired_rows,
+    strategy_name,
+)
 from transferlab.analysis.effective_data import ScratchCurve, break_even
-from transferlab.analysis.summary import GAIN_RANGE, CellView, group_arms, paired_rows, score_matrix
 from transferlab.analysis.verdicts import compare_arms
 from transferlab.errors import InputError
 
@@ -21,26 +30,12 @@ CHEAP_RUNG = "linear-probe"
 SCRATCH = "scratch"
 
 
-def strategy_name(label: str) -> str:
-    """``finetune-top-k(k=2)`` -> ``finetune-top-k``."""
-    return label.split("(", 1)[0]
-
-
-def trains_backbone(label: str) -> bool:
-    """Whether the strategy behind an arm label changes the source's weights."""
-    from transferlab.strategies import STRATEGIES, load_builtin_strategies, strategy_class
-
-    load_builtin_strategies()
-    name = strategy_name(label)
-    return STRATEGIES.is_known(name) and strategy_class(name).trains_backbone
-
-
 def ladder_summary(
     cells: list[CellView], labels: np.ndarray, metric: str, confidence: float, min_effect: float
 ) -> dict[str, Any]:
     """The ``ladder`` key of summary.json (empty lists where a study has nothing to say)."""
     groups = group_arms(cells)
-    scores = {k: score_matrix(v, labels, metric) for k, v in groups.items()}
+    scores = arm_scores(groups, labels, metric)
     return {
         "comparisons": rung_comparisons(groups, scores, confidence, min_effect, GAIN_RANGE[metric]),
         "effective_data": effective_data_rows(groups, len(labels), confidence),
@@ -49,7 +44,7 @@ def ladder_summary(
     }
 
 
-def _transfer_arms(groups: dict[tuple[str, str, int], list[CellView]]) -> dict[tuple[str, int], list[str]]:
+def _transfer_arms(groups: dict[Arm, list[CellView]]) -> dict[tuple[str, int], list[str]]:
     """{(source, budget): strategy labels} of the labelled transfer arms."""
     arms: dict[tuple[str, int], list[str]] = defaultdict(list)
     for (source, strategy, budget), group in groups.items():
@@ -63,66 +58,79 @@ def _mean_cost(group: list[CellView], key: str) -> float:
 
 
 def rung_comparisons(
-    groups: dict[tuple[str, str, int], list[CellView]],
-    scores: dict[tuple[str, str, int], dict[int, np.ndarray]],
+    groups: dict[Arm, list[CellView]],
+    scores: dict[Arm, Scores],
     confidence: float,
     min_effect: float,
     bounds: tuple[float, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Per source and budget: the cheapest rung against the most accurate other rung, paired.
 
-    The cheapest rung trains the fewest parameters (ties: lower mean fit time): a property of
-    the method, where fit seconds on a shared machine are noisy and leave out the cached
-    embeddings a frozen-feature rung relies on. The challenger has the highest mean score among
-    the others. ``gain`` is challenger - cheapest.
+    The cheapest rung trains the fewest parameters (ties: the name), a property of the method:
+    fit seconds on a shared machine are noisy, and a summary must be a deterministic function of
+    its cells. The challenger is the other rung with the highest mean score; because it was
+    picked as the maximum of ``k`` noisy rungs, its interval is computed at confidence
+    ``1 - alpha / k`` (Bonferroni over the rungs it was picked from), which keeps a claimed gain
+    at the nominal rate whichever rung is picked. ``gain`` is challenger - cheapest.
     """
     rows = []
     for (source, budget), labels in sorted(_transfer_arms(groups).items()):
         if len(labels) < 2:
             continue
         arms = {s: groups[(source, s, budget)] for s in labels}
-        cheap = min(labels, key=lambda s: (_mean_cost(arms[s], "trainable_params"), _mean_cost(arms[s], "fit_seconds")))
+        cheap = min(labels, key=lambda s: (_mean_cost(arms[s], "trainable_params"), s))
         others = [s for s in labels if s != cheap]
         mean = {s: float(np.mean(np.stack(list(scores[(source, s, budget)].values())))) for s in labels}
-        challenger = max(others, key=lambda s: mean[s])
+        challenger = max(others, key=lambda s: (mean[s], s))
         rows_ = paired_rows(scores[(source, challenger, budget)], scores[(source, cheap, budget)])
         if rows_ is None:
             continue
-        gain = compare_arms(*rows_, confidence=confidence, min_effect=min_effect, bounds=bounds)
-        cost = {s: _mean_cost(arms[s], "fit_seconds") for s in (cheap, challenger)}
-        params = {s: _mean_cost(arms[s], "trainable_params") for s in (cheap, challenger)}
-        rows.append(
-            {
-                "source": source,
-                "budget": budget,
-                "cheap": cheap,
-                "challenger": challenger,
-                "cheap_mean": mean[cheap],
-                "challenger_mean": mean[challenger],
-                "gain": gain["gain"],
-                "lo": gain["lo"],
-                "hi": gain["hi"],
-                "verdict": gain["verdict"],
-                "n_seeds": gain["n_seeds"],
-                "seed_variation_measured": gain["seed_variation_measured"],
-                "fit_seconds": cost,
-                "trainable_params": params,
-                "time_ratio": cost[challenger] / max(cost[cheap], 1e-9),
-                "params_ratio": params[challenger] / params[cheap] if params[cheap] > 0 else None,
-            }
-        )
+        level = 1.0 - (1.0 - confidence) / len(others)
+        gain = compare_arms(*rows_, confidence=level, min_effect=min_effect, bounds=bounds)
+        rows.append(_comparison_row(source, budget, cheap, challenger, mean, gain, arms, len(others)))
     return rows
 
 
-def effective_data_rows(
-    groups: dict[tuple[str, str, int], list[CellView]], n_test: int, confidence: float
-) -> list[dict[str, Any]]:
+def _comparison_row(
+    source: str,
+    budget: int,
+    cheap: str,
+    challenger: str,
+    mean: dict[str, float],
+    gain: dict[str, Any],
+    arms: dict[str, list[CellView]],
+    n_picked_from: int,
+) -> dict[str, Any]:
+    params = {s: _mean_cost(arms[s], "trainable_params") for s in (cheap, challenger)}
+    return {
+        "source": source,
+        "budget": budget,
+        "cheap": cheap,
+        "challenger": challenger,
+        "cheap_mean": mean[cheap],
+        "challenger_mean": mean[challenger],
+        "gain": gain["gain"],
+        "lo": gain["lo"],
+        "hi": gain["hi"],
+        "verdict": gain["verdict"],
+        "confidence": gain["confidence"],
+        "picked_from": n_picked_from,
+        "n_seeds": gain["n_seeds"],
+        "seed_variation_measured": gain["seed_variation_measured"],
+        "trainable_params": params,
+        "params_ratio": params[challenger] / params[cheap] if params[cheap] > 0 else None,
+        "challenger_trains_backbone": arms[challenger][0].trains_backbone,
+        "fit_seconds": {s: _mean_cost(arms[s], "fit_seconds") for s in (cheap, challenger)},
+    }
+
+
+def effective_data_rows(groups: dict[Arm, list[CellView]], n_test: int, confidence: float) -> list[dict[str, Any]]:
     """Effective data of every labelled transfer arm, against its own source's scratch curve."""
     accuracy: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(dict)
     for (source, strategy, budget), group in groups.items():
         if budget > 0:
             accuracy[(source, strategy)][budget] = [c.metrics["accuracy"] for c in group]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for source in sorted({s for s, _ in accuracy}):
         scratch = next((v for (s, st), v in accuracy.items() if s == source and strategy_name(st) == SCRATCH), None)
         if scratch is None:
@@ -143,33 +151,60 @@ def effective_data_rows(
 
 
 def break_even_rows(
-    groups: dict[tuple[str, str, int], list[CellView]],
-    scores: dict[tuple[str, str, int], dict[int, np.ndarray]],
+    groups: dict[Arm, list[CellView]],
+    scores: dict[Arm, Scores],
     confidence: float,
     min_effect: float,
 ) -> list[dict[str, Any]]:
-    """Break-even of each backbone-training rung against the linear probe of the same source."""
-    by_arm: dict[tuple[str, str], dict[int, np.ndarray]] = defaultdict(dict)
+    """Break-even of each backbone-training rung against the linear probe of the same source.
+
+    The two rungs are paired by seed at each budget (the seeds both finished); a budget where
+    they share no seed is left out and named in ``notes``, never dropped without a word.
+    """
+    by_arm: dict[tuple[str, str], dict[int, Scores]] = defaultdict(dict)
+    trains: dict[tuple[str, str], bool] = {}
     for (source, strategy, budget), per_seed in scores.items():
-        if budget > 0 and groups[(source, strategy, budget)][0].role == "transfer":
-            seeds = sorted(per_seed)
-            by_arm[(source, strategy)][budget] = np.stack([per_seed[s] for s in seeds])
+        group = groups[(source, strategy, budget)]
+        if budget > 0 and group[0].role == "transfer":
+            by_arm[(source, strategy)][budget] = per_seed
+            trains[(source, strategy)] = group[0].trains_backbone
     rows = []
     for (source, cheap), cheap_scores in sorted(by_arm.items()):
         if strategy_name(cheap) != CHEAP_RUNG:
             continue
-        for (other_source, expensive), expensive_scores in sorted(by_arm.items()):
-            if other_source != source or not trains_backbone(expensive):
-                continue
-            common = sorted(set(cheap_scores) & set(expensive_scores))
-            paired = {b: cheap_scores[b] for b in common if cheap_scores[b].shape == expensive_scores[b].shape}
-            if paired:
-                result = break_even(paired, {b: expensive_scores[b] for b in paired}, confidence, min_effect)
-                rows.append({"source": source, "cheap": cheap, "expensive": expensive, **result})
+        for (other, expensive), expensive_scores in sorted(by_arm.items()):
+            if other == source and trains[(other, expensive)]:
+                row = _break_even_row(cheap_scores, expensive_scores, confidence, min_effect)
+                if row is not None:
+                    rows.append({"source": source, "cheap": cheap, "expensive": expensive, **row})
     return rows
 
 
-def forgetting_rows(groups: dict[tuple[str, str, int], list[CellView]]) -> list[dict[str, Any]]:
+def _break_even_row(
+    cheap: dict[int, Scores], expensive: dict[int, Scores], confidence: float, min_effect: float
+) -> dict[str, Any] | None:
+    paired: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    notes = []
+    for budget in sorted(set(cheap) & set(expensive)):
+        rows = paired_rows(expensive[budget], cheap[budget])
+        if rows is None:
+            notes.append(f"budget {budget} left out: the two rungs share no finished seed")
+            continue
+        paired[budget] = rows
+        lost = set(cheap[budget]) ^ set(expensive[budget])
+        if lost:
+            notes.append(
+                f"budget {budget} compared on {len(rows[0])} shared seeds (seeds {sorted(lost)} missing in one)"
+            )
+    if not paired:
+        return None
+    result = break_even(
+        {b: r[1] for b, r in paired.items()}, {b: r[0] for b, r in paired.items()}, confidence, min_effect
+    )
+    return result | {"notes": notes}
+
+
+def forgetting_rows(groups: dict[Arm, list[CellView]]) -> list[dict[str, Any]]:
     """Mean forgetting (held-out probe accuracy before - after) per arm that measured it."""
     rows = []
     for (source, strategy, budget), group in groups.items():

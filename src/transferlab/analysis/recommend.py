@@ -30,7 +30,7 @@ def _unit(accuracy: bool) -> str:
 
 
 def _ratio_phrase(ratio: float | None, what: str) -> str:
-    """``ratio`` = subject / other as '1/40 of the fit time', '40x the fit time' or 'about the same fit time'."""
+    """``ratio`` = subject / other as '1/40 of the trainable parameters', '40x ...' or 'about the same ...'."""
     if ratio is None or not ratio > 0:
         return ""
     if 1 / 1.5 <= ratio <= 1.5:
@@ -41,15 +41,15 @@ def _ratio_phrase(ratio: float | None, what: str) -> str:
 
 
 def _cost_phrase(row: dict[str, Any], subject_is_cheap: bool) -> str:
-    """The subject's cost relative to the other rung: fit time, and trainable parameters when known."""
-    time_ratio, params_ratio = row["time_ratio"], row.get("params_ratio")
+    """The subject's cost relative to the other rung, in trainable parameters.
+
+    Only deterministic quantities are quoted: the same cells must give the same sentence, and fit
+    seconds measured on a shared machine differ between a run and its resumed twin.
+    """
+    params_ratio = row.get("params_ratio")
     if subject_is_cheap:
-        time_ratio = 1 / time_ratio if time_ratio > 0 else None
         params_ratio = 1 / params_ratio if params_ratio else None
-    parts = [
-        p for p in (_ratio_phrase(time_ratio, "fit time"), _ratio_phrase(params_ratio, "trainable parameters")) if p
-    ]
-    return " and ".join(parts) or "an unmeasured cost"
+    return _ratio_phrase(params_ratio, "trainable parameters") or "an unmeasured cost"
 
 
 def recommend_one(row: dict[str, Any], accuracy: bool = True, margin: float = DEFAULT_MARGIN) -> dict[str, Any]:
@@ -92,8 +92,64 @@ def recommend_one(row: dict[str, Any], accuracy: bool = True, margin: float = DE
 
 
 def recommend(summary: dict[str, Any], margin: float = DEFAULT_MARGIN) -> list[dict[str, Any]]:
-    """One recommendation per source and budget of ``summary["ladder"]["comparisons"]``, by budget."""
+    """One recommendation per source and budget, never advising an arm a no-transfer baseline beats.
+
+    Where the study's answer for that source and budget is "do not transfer" (a baseline that
+    learned is ahead of every transfer arm of the source), that answer is the recommendation.
+    Otherwise the ladder's comparison speaks, and if the rung it points to is beaten by a baseline
+    that learned (its own pairwise verdict is negative), the sentence says so instead.
+    """
     accuracy = summary.get("primary_metric", "accuracy") == "accuracy"
-    rows = summary.get("ladder", {}).get("comparisons", [])
-    ordered = sorted(rows, key=lambda r: (r["source"], r["budget"]))
-    return [recommend_one(r, accuracy, margin) for r in ordered]
+    margin = summary.get("decision", {}).get("margin", margin)
+    ladder = {(r["source"], r["budget"]): r for r in summary.get("ladder", {}).get("comparisons", [])}
+    answers = {(a["scope"], a["budget"]): a for a in summary.get("decision", {}).get("per_source", [])}
+    out = []
+    for key in sorted(set(ladder) | {k for k, a in answers.items() if a["kind"] == "do not transfer"}):
+        answer = answers.get(key)
+        if answer is not None and answer["kind"] == "do not transfer":
+            out.append({"source": key[0], "budget": key[1], "kind": "do-not-transfer", "text": answer["sentence"]})
+            continue
+        advice = recommend_one(ladder[key], accuracy, margin)
+        beaten = _beaten_by_baseline(summary.get("entries", []), key, _advised(advice, ladder[key]), accuracy)
+        out.append(advice if beaten is None else beaten)
+    return out
+
+
+def _advised(advice: dict[str, Any], row: dict[str, Any]) -> str:
+    """The rung a sentence points the user to."""
+    return str(row["challenger"] if advice["kind"] == "gain" else row["cheap"])
+
+
+def _beaten_by_baseline(
+    entries: list[dict[str, Any]], key: tuple[str, int], strategy: str, accuracy: bool
+) -> dict[str, Any] | None:
+    """None when no learned baseline beats ``strategy``; else the sentence that replaces the advice.
+
+    The replacement names the rung of the same source with the highest mean that no learned
+    baseline beats, when there is one ("use it instead, it ties the baseline"), and otherwise
+    says to prefer the baseline.
+    """
+    source, budget = key
+    mine = {
+        e["strategy"]: e for e in entries if e["source"] == source and e["budget"] == budget and e["role"] == "transfer"
+    }
+    if strategy not in mine or (loss := _loss(mine[strategy])) is None:
+        return None
+    baseline, g = loss
+    unit = _unit(accuracy)
+    by = f"{_points(-g['gain'], accuracy)} {unit} [{_points(-g['hi'], accuracy)}, {_points(-g['lo'], accuracy)}]"
+    head = f"With {budget} labels ({source}): {baseline} beats {strategy} by {by}"
+    unbeaten = [e for e in mine.values() if _loss(e) is None]
+    if unbeaten:
+        best = max(unbeaten, key=lambda e: (e["mean"], e["strategy"]))
+        text = f"{head}; {best['strategy']} is not shown worse than any baseline: use it, or {baseline}."
+        return {"source": source, "budget": budget, "kind": "baseline-beats-rung", "text": text}
+    return {"source": source, "budget": budget, "kind": "baseline-wins", "text": f"{head}: prefer {baseline} here."}
+
+
+def _loss(entry: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The first learned baseline whose pairwise verdict against ``entry`` is negative."""
+    for baseline, g in sorted(entry["gains"].items()):
+        if g["verdict"] == "negative" and g.get("baseline_learned", True):
+            return baseline, g
+    return None

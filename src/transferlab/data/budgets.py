@@ -24,17 +24,23 @@ def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
     taken = np.zeros(len(classes), dtype=np.int64)
     order = np.empty(len(labels), dtype=np.int64)
     first_round = rng.permutation(len(classes))
+    tie_break = rng.permutation(len(classes))  # ties go to a seed-dependent class, not the lowest index
     for position in range(len(labels)):
-        c = first_round[position] if position < len(classes) else _most_behind(share, taken, counts, position)
+        c = (
+            first_round[position]
+            if position < len(classes)
+            else _most_behind(share, taken, counts, position, tie_break)
+        )
         order[position] = queues[c][taken[c]]
         taken[c] += 1
     return order
 
 
-def _most_behind(share: np.ndarray, taken: np.ndarray, counts: np.ndarray, position: int) -> int:
+def _most_behind(share: np.ndarray, taken: np.ndarray, counts: np.ndarray, position: int, tie_break: np.ndarray) -> int:
     deficit = share * (position + 1) - taken
     deficit[taken >= counts] = -np.inf  # exhausted classes
-    return int(np.argmax(deficit))
+    tied = np.flatnonzero(np.isclose(deficit, deficit.max(), rtol=0.0, atol=1e-9))
+    return int(tied[np.argmin(tie_break[tied])])
 
 
 def sample_budget(labels: np.ndarray, budget: int, seed: int, per_class: bool = False) -> np.ndarray:

@@ -11,7 +11,18 @@ import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "transferlab"  # fixed element ids: the same summary, the same bytes
+# figure text is user data (class names, arm labels, templates): "$...$" in it is text, not mathtext
+matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plain_ticks(axis: Any) -> None:
+    """Log-axis tick labels as plain numbers (mathtext is off, so 10^k would print as raw TeX)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def to_svg(fig: Any) -> str:
@@ -33,22 +44,28 @@ def curves_by_source(entries: list[dict[str, Any]]) -> dict[str, dict[str, list[
     return {s: {k: sorted(v, key=lambda e: e["budget"]) for k, v in ls.items()} for s, ls in lines.items()}
 
 
-def learning_curve(source: str, lines: dict[str, list[dict[str, Any]]], metric: str) -> str:
-    """Metric against budget: one line per strategy with its interval band, baselines dashed."""
+def learning_curve(source: str, lines: dict[str, list[dict[str, Any]]], metric: str, names: dict[str, str]) -> str:
+    """Metric against budget: one line per strategy with its interval band, baselines dashed.
+
+    ``names`` maps arm labels to the short names of the legend (parameters go in a footnote).
+    """
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for label, points in sorted(lines.items()):
         x = [p["budget"] for p in points]
         y = [p["mean"] for p in points]
         style = "--" if points[0]["role"] == "baseline" else "-"
-        (line,) = ax.plot(x, y, style, marker="o", markersize=3, label=label)
+        (line,) = ax.plot(x, y, style, marker="o", markersize=3, label=names.get(label, label))
         if all(p["lo"] is not None for p in points):
             ax.fill_between(x, [p["lo"] for p in points], [p["hi"] for p in points], color=line.get_color(), alpha=0.15)
     ax.set_xscale("log", base=2)
+    budgets = sorted({p["budget"] for points in lines.values() for p in points})
+    ax.set_xticks(budgets, [str(b) for b in budgets])  # the budgets themselves, not 2^k in mathtext
+    ax.minorticks_off()
     ax.set_xlabel("labelled training examples (budget)")
     ax.set_ylabel(metric)
     ax.set_title(f"{source}: {metric} vs budget (bands: 95% intervals)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right", ncol=2 if len(lines) > 6 else 1)
     return to_svg(fig)
 
 
@@ -75,6 +92,7 @@ def cost_plot(entries: list[dict[str, Any]], metric: str) -> str:
             for xi, yi, e in zip(x, y, mine, strict=True):
                 ax.annotate(str(e["budget"]), (xi, yi), fontsize=6, xytext=(3, 2), textcoords="offset points")
         ax.set_xscale("log")
+        plain_ticks(ax.xaxis)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(metric)
@@ -93,6 +111,7 @@ def effective_data_plot(row: dict[str, Any]) -> str:
     left.plot(grid, 1 - (curve["a"] * grid ** (-curve["b"]) + curve["c"]), color="black", lw=1)
     left.axhline(1 - curve["c"], color="black", ls=":", lw=0.8, label="fitted asymptote")
     left.set_xscale("log")
+    plain_ticks(left.xaxis)
     left.set_ylim(0.0, 1.0)
     left.set_xlabel("labelled examples, from scratch")
     left.set_ylabel("accuracy")
@@ -107,7 +126,9 @@ def effective_data_plot(row: dict[str, Any]) -> str:
         right.plot(budgets, budgets, ls="--", color="grey", lw=0.8, label="no transfer (y = x)")
     right.axhline(cap, color="red", ls=":", lw=0.8, label="beyond the measured range")
     right.set_xscale("log")
+    plain_ticks(right.xaxis)
     right.set_yscale("log")
+    plain_ticks(right.yaxis)
     right.set_xlabel("labelled budget of the transfer arm")
     right.set_ylabel("examples from scratch for the same accuracy")
     right.set_title("effective data (95% bootstrap intervals; ▲ = beyond range)", fontsize=9)
