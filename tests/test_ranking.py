@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from inprocess import cli
 from transferlab.data import TaskData, fingerprint_of, load_task, subsample
 from transferlab.errors import InputError
 from transferlab.metrics.transferability import knn_loo, logme
@@ -20,10 +19,6 @@ from transferlab.sources.cache import EmbeddingCache
 from transferlab.study import parse_spec, run_study
 
 SCORES = ["logme", "hscore", "knn-loo"]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "transferlab.cli", *args], capture_output=True, text=True, timeout=600)
 
 
 def short_texts(task: TaskData, chars: int = 400) -> TaskData:

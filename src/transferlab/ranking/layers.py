@@ -23,7 +23,7 @@ import torch
 from transferlab.data.task import TaskData
 from transferlab.sources.base import Source
 from transferlab.sources.cache import EmbeddingCache, embedding_key
-from transferlab.sources.text import TorchTextSource, length_sorted_batches, mean_pool, pad_batch
+from transferlab.sources.text import TorchTextSource
 from transferlab.sources.vision import TorchImageSource, as_images, inference_copy, scale_to_unit, to_model_input
 
 
@@ -82,7 +82,7 @@ def prefill_layers(source: Source, task: TaskData, layers: list[str], cache: Emb
     wanted = [cache_key_layer(source, layer) for layer in layers]
     missing = [w for w in wanted if not cache.path(embedding_key(source, w, task.fingerprint)).is_file()]
     one_pass = _ONE_PASS.get(type(source))
-    if one_pass is None or len(missing) < 2 or not _one_pass_applies(source):
+    if one_pass is None or len(missing) < 2:
         return 0.0
     start = time.perf_counter()
     all_layers = one_pass(source, task.inputs)  # {layer name: (n, d)}
@@ -93,25 +93,10 @@ def prefill_layers(source: Source, task: TaskData, layers: list[str], cache: Emb
     return time.perf_counter() - start
 
 
-def _one_pass_applies(source: Source) -> bool:
-    # bf16 autocast is applied inside TorchTextSource.embed; the one-pass path runs fp32 only
-    return getattr(source, "precision", "fp32") == "fp32"
-
-
 def text_all_layers(source: TorchTextSource, inputs: Sequence[Any]) -> dict[str, np.ndarray]:
-    """Mean-pooled hidden states of every layer of a torch text encoder: {layer: (n, d)}."""
-    ids = source.tokenize([str(t) for t in inputs])
+    """Pooled hidden states of every layer of a text encoder, on its own engine: {layer: (n, d)}."""
     names = source.layers()
-    out = np.zeros((len(names), len(ids), source.dim), dtype=np.float32)  # (L + 1, n, d)
-    lengths = np.array([len(x) for x in ids])
-    pad = int(source.tokenizer.pad_token_id or 0)
-    with torch.inference_mode():
-        for batch in length_sorted_batches(lengths, source.max_tokens, 64):
-            input_ids, mask = pad_batch([ids[i] for i in batch], pad)
-            hidden = source.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
-            for index, states in enumerate(hidden):  # each (B, T, d)
-                out[index, batch] = mean_pool(states, mask).float().numpy()
-    return dict(zip(names, out, strict=True))
+    return dict(zip(names, source.embed_layers(inputs, names), strict=True))
 
 
 def image_all_layers(source: TorchImageSource, inputs: Sequence[Any] | np.ndarray) -> dict[str, np.ndarray]:
