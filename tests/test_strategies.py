@@ -22,6 +22,15 @@ def minilm():
     return create_source("minilm-l6")
 
 
+@pytest.fixture(scope="module")
+def model_params(tmp_path_factory) -> dict[str, dict]:
+    """Parameters a strategy cannot run without: in-context needs a causal LM, and none installs here,
+    so it gets a small randomly initialised GPT-2 built from a config (tests/tiny_models.py)."""
+    from tiny_models import tiny_gpt2
+
+    return {"in-context": {"model": str(tiny_gpt2(tmp_path_factory.mktemp("gpt2"))), "k": 2}}
+
+
 def _text_examples() -> tuple[Examples, list[str], np.ndarray]:
     texts = [t for c in range(3) for t in TEXTS[c] * 2]
     labels = np.repeat(np.arange(3), 4)
@@ -36,21 +45,27 @@ def _features_for(name: str, source, train: Examples, test: list[str]) -> tuple[
 
 
 @pytest.mark.parametrize("name", list_strategies())
-def test_strategy_contract(name, minilm):
+def test_strategy_contract(name, minilm, model_params):
     cls = strategy_class(name)
-    for flag in ("needs_labels", "trains_backbone", "uses_unlabeled_target", "uses_source", "is_baseline"):
+    flags = ("needs_labels", "trains_backbone", "uses_unlabeled_target", "needs_target_labels", "uses_source")
+    for flag in (*flags, "is_baseline"):
         assert isinstance(getattr(cls, flag), bool)
     assert cls.input_kind in ("features", "raw") and cls.name == name
     if "text" not in cls.modalities:
         pytest.skip(f"{name} does not handle text; covered by test_feature_strategies")
-    params = {"max_steps": 2} if cls.trains_backbone else {}
+    params = ({"max_steps": 2} if cls.trains_backbone else {}) | model_params.get(name, {})
     strategy = create_strategy(name, random_state=0, **params)
     assert "random_state" not in strategy.get_params()
     train, test, _ = _text_examples()
     train, test_inputs = _features_for(name, minilm, train, test)
-    proba = strategy.fit(train, source=minilm).predict_proba(test_inputs)
+    if cls.needs_target_labels:  # it trains on the labelled target rows of a domain study's training set
+        train = Examples(train.inputs, train.labels, train.classes, np.full(len(train), "target"))
+    # Adaptation methods get the unlabelled target pool (here the test texts, without labels).
+    unlabeled = Examples(test_inputs, None, train.classes) if cls.uses_unlabeled_target else None
+    proba = strategy.fit(train, unlabeled=unlabeled, source=minilm).predict_proba(test_inputs)
     assert proba.shape == (3, 3) and np.isfinite(proba).all()
     assert np.allclose(proba.sum(axis=1), 1.0) and (proba >= 0).all()
+    assert np.allclose(strategy.predict_proba_source(test_inputs).sum(axis=1), 1.0)
 
 
 @pytest.mark.parametrize("name", ["linear-probe", "knn", "prototype", "tfidf-logreg", "zero-shot"])

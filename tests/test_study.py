@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from inprocess import cli
 from transferlab.study import parse_spec, run_study
 from transferlab.study.ledger import Ledger
 
@@ -35,10 +36,9 @@ def feature_spec(csv: str, **changes) -> dict:
     return spec | changes
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "transferlab.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600
-    )
+def process_cli(*args: str) -> subprocess.CompletedProcess:
+    """A real ``transferlab`` process, for the few checks of its exit status and stderr as a shell sees them."""
+    return subprocess.run([sys.executable, "-m", "transferlab.cli", *args], capture_output=True, text=True, timeout=600)
 
 
 def test_feature_study_outputs(tmp_path, feature_csv):
@@ -56,7 +56,12 @@ def test_feature_study_outputs(tmp_path, feature_csv):
     assert set(probe["gains"]) == {"raw-logreg"}
     assert probe["gains"]["raw-logreg"]["verdict"] in ("positive", "negative", "inconclusive")
     html = (out / "report.html").read_text()
-    assert "<svg" in html and "Verdict table" in html and "http" not in html.split("<svg")[0].lower()
+    assert (
+        "<svg" in html
+        and "Every comparison" in html
+        and "The answer" in html
+        and "http" not in html.split("<svg")[0].lower()
+    )
 
 
 def test_rerun_skips_finished_and_reruns_interrupted_cells(tmp_path, feature_csv):
@@ -214,9 +219,9 @@ def test_source_dependent_bad_input_stops_before_any_cell(tmp_path, text_csv, ch
 
 def test_unreadable_spec_and_missing_run_dir(tmp_path):
     (tmp_path / "bad.yaml").write_text("name: [oops\n")
-    proc = cli("run", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "o"))
+    proc = process_cli("run", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "not readable YAML" in proc.stderr and not (tmp_path / "o").exists()
-    proc = cli("report", str(tmp_path))
+    proc = process_cli("report", str(tmp_path))
     assert proc.returncode == 2 and "is not a run directory" in proc.stderr
 
 
@@ -233,7 +238,7 @@ def test_report_rebuilds_from_the_run_directory(tmp_path, feature_csv):
     ("command", "expected"), [("sources", "minilm-l6"), ("datasets", "bbc-news"), ("strategies", "zero-shot")]
 )
 def test_listing_commands(command, expected):
-    proc = cli(command)
+    proc = process_cli(command)
     assert proc.returncode == 0 and expected in proc.stdout
 
 
@@ -250,3 +255,25 @@ def test_peak_memory_is_per_cell_not_per_process():
     del big
     reset_peak_rss()  # the next cell's window: the freed array no longer counts
     assert peak_rss_mb() < baseline + 100
+
+
+def test_the_same_cells_give_byte_identical_answers(tmp_path, feature_csv):
+    # fit times differ between two runs of the same cells; the answer and the advice must not
+    spec = parse_spec(feature_spec(feature_csv, budgets=[6, 30], seeds=2))
+    texts = []
+    for run in ("a", "b"):
+        run_study(spec, tmp_path / run, progress=False)
+        summary = json.loads((tmp_path / run / "summary.json").read_text())
+        texts.append(json.dumps([summary["decision"], summary["recommendations"], summary["label_equivalence"]]))
+    assert texts[0] == texts[1]
+    before = (tmp_path / "a" / "summary.json").read_bytes()
+    cli("report", str(tmp_path / "a"))
+    assert (tmp_path / "a" / "summary.json").read_bytes() == before
+
+
+def test_run_prints_the_answer(tmp_path, feature_csv):
+    spec_path = tmp_path / "study.yaml"
+    spec_path.write_text(yaml.safe_dump(feature_spec(feature_csv, budgets=[6], seeds=1)))
+    done = cli("run", str(spec_path), "--out", str(tmp_path / "run"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "The answer" in done.stdout and "At 6 labels:" in done.stdout

@@ -13,6 +13,13 @@ class InputError(ValueError):
     """Bad input from a user: a spec, a data file, a name, a parameter."""
 
 
+class DataWarning(UserWarning):
+    """Something a run did to the data that the user must hear about (rows dropped, ...).
+
+    The study driver records these in the summary's notes; the CLI prints them as one line each.
+    """
+
+
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> InputError:
     """The error for a name that is not registered, listing the registered ones."""
     listed = ", ".join(sorted(known)) or "(none)"
@@ -23,3 +30,10 @@ def unknown_name(kind: str, name: str, known: Iterable[str]) -> InputError:
 def bad_parameter(owner: str, param: str, found: object, allowed: str) -> InputError:
     """The error for a parameter value outside its allowed range."""
     return InputError(f"{owner}: parameter {param!r} must be {allowed}, got {found!r}")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type's name when it has none):
+    what a one-line error quotes from a library's multi-line one."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -10,6 +10,8 @@ import numpy as np
 
 from transferlab.data.budgets import check_budget, sample_budget, stratified_order
 from transferlab.data.bundled import DATASETS, load_bundled
+from transferlab.data.hf_datasets import is_hf_dataset, load_hf_dataset
+from transferlab.data.images import load_image_folder, task_from_image_frame
 from transferlab.data.loaders import (
     read_table,
     require_columns,
@@ -28,16 +30,33 @@ def load_task(
     feature_columns: Sequence[str] | None = None,
     domain_column: str | None = None,
     split_column: str | None = None,
+    image_column: str | None = None,
+    image_size: int | None = None,
+    hf_split: str | None = None,
 ) -> TaskData:
-    """A task from a bundled name or a file path (.csv, .tsv, .parquet, .jsonl, .npz)."""
+    """A task from a bundled name, a file (.csv, .tsv, .parquet, .jsonl, .npz), an image folder
+    (``root/<class>/<image>``), or a Hugging Face dataset (``hf-disk:<folder>``, ``hf:<hub name>``).
+
+    ``image_column`` names a column of image paths (relative to the table); ``image_size`` the side
+    images are resized to (see :mod:`transferlab.data.images`); ``hf_split`` a dataset's split.
+    """
     if dataset in DATASETS:
         return load_bundled(dataset)
+    if is_hf_dataset(dataset):
+        columns = (label_column, text_column, image_column, feature_columns, domain_column)
+        return load_hf_dataset(dataset, *columns, split=hf_split, image_size=image_size)
+    if Path(dataset).is_dir():
+        return load_image_folder(dataset, image_size)
     if Path(dataset).suffix.lower() == ".npz":
         return task_from_npz(dataset)
     frame = read_table(dataset)
-    if text_column is None and not feature_columns:
-        text_column = "text"
-    task = task_from_frame(frame, Path(dataset).name, label_column, text_column, feature_columns, domain_column)
+    if image_column:
+        base, name = Path(dataset).parent, Path(dataset).name
+        task = task_from_image_frame(frame, base, name, image_column, label_column, domain_column, image_size)
+    else:
+        if text_column is None and not feature_columns:
+            text_column = "text"
+        task = task_from_frame(frame, Path(dataset).name, label_column, text_column, feature_columns, domain_column)
     if split_column is None:
         return task
     require_columns(frame, [split_column], task.name)

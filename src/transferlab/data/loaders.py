@@ -6,6 +6,9 @@ expected, what was found and how to fix it (:class:`InputError`).
 
 from __future__ import annotations
 
+import re
+import warnings
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from transferlab.data.task import TaskData, fingerprint_of
-from transferlab.errors import InputError
+from transferlab.errors import DataWarning, InputError
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
 
@@ -28,11 +31,48 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise InputError(f"data file {path.name!r} has an unknown extension; expected one of {sorted(READERS)}")
     try:
         frame = _read(path, kind)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path.name} is not UTF-8 text (it holds the byte {exc.object[exc.start]:#04x}); re-save it as"
+            f" UTF-8, e.g. `iconv -f latin1 -t utf-8 {path.name} > utf8-{path.name}`"
+        ) from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise InputError(f"cannot read {path.name} as {kind}: {str(exc).splitlines()[0]}") from exc
+        raise InputError(f"cannot read {path.name} as {kind}: {_parser_message(str(exc))}") from None
     if frame.empty:
         raise InputError(f"data file {path.name!r} is empty; expected a header row and labelled examples")
+    if kind in ("csv", "tsv"):
+        _check_delimited(frame, path.name, kind)
     return frame
+
+
+def _parser_message(text: str) -> str:
+    """pandas' tokenizer error, said as which line has how many fields."""
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if found is None:
+        return text.splitlines()[0] if text else "unreadable"
+    header, line, fields = found.groups()
+    return f"line {line} has {fields} fields but the header has {header}; {QUOTE_HINT}"
+
+
+QUOTE_HINT = 'quote values that hold the separator ("a, b"), or fix that line'
+
+
+def _check_delimited(frame: pd.DataFrame, name: str, kind: str) -> None:
+    """Catch what pandas reads without an error but wrongly: extra fields in row 1, a wrong separator."""
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas turned the extra leading fields into an index
+        fields = len(frame.columns) + frame.index.nlevels
+        raise InputError(f"{name}: line 2 has {fields} fields but the header has {len(frame.columns)}; {QUOTE_HINT}")
+    if len(frame.columns) == 1:
+        header = str(frame.columns[0])
+        for separator, hint in ((";", "save it with ',' separators"), ("\t", "name it .tsv"), (",", "name it .csv")):
+            if separator in header and separator != SEPARATORS[kind]:
+                raise InputError(
+                    f"{name}: one column {header[:60]!r} was read: the file looks separated by {separator!r},"
+                    f" not {SEPARATORS[kind]!r}; {hint}"
+                )
+
+
+SEPARATORS = {"csv": ",", "tsv": "\t"}
 
 
 def _read(path: Path, kind: str) -> pd.DataFrame:
@@ -56,8 +96,8 @@ def task_from_frame(
 ) -> TaskData:
     """A :class:`TaskData` from the given columns of ``frame`` (text or numeric features)."""
     wanted = [label_column] + ([text_column] if text_column else []) + list(feature_columns or [])
-    require_columns(frame, wanted, name)
-    frame = frame.dropna(subset=[label_column])
+    require_columns(frame, wanted + ([domain_column] if domain_column else []), name)
+    frame = drop_unlabelled(frame, label_column, name)
     labels, classes = encode_labels(frame[label_column].to_numpy(), name)
     domains = frame[domain_column].astype(str).to_numpy() if domain_column else None
     if text_column:
@@ -67,6 +107,18 @@ def task_from_frame(
         inputs = features_array(frame, list(feature_columns or []), name)
         modality = "features"
     return TaskData(name, inputs, labels, classes, modality, fingerprint_of(inputs, labels, name), domains)
+
+
+def drop_unlabelled(frame: pd.DataFrame, label_column: str, name: str) -> pd.DataFrame:
+    """The rows with a label; says how many were left out (a :class:`DataWarning`), never silently."""
+    missing = int(frame[label_column].isna().sum())
+    if missing:
+        warnings.warn(
+            f"{name}: {missing} of {len(frame)} rows have no {label_column!r} and were left out",
+            DataWarning,
+            stacklevel=2,
+        )
+    return frame.dropna(subset=[label_column])
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -124,11 +176,28 @@ def task_from_arrays(inputs: np.ndarray, labels: np.ndarray, name: str = "arrays
 
 
 def task_from_npz(path: str | Path, name: str | None = None) -> TaskData:
-    """A task from an ``.npz`` holding arrays ``X`` (or ``inputs``) and ``y`` (or ``labels``)."""
-    with np.load(path, allow_pickle=False) as archive:
-        keys = set(archive.files)
-        x_key = "X" if "X" in keys else "inputs"
-        y_key = "y" if "y" in keys else "labels"
-        if x_key not in keys or y_key not in keys:
-            raise InputError(f"{path}: expected arrays 'X' and 'y' in the .npz, found {sorted(keys)}")
-        return task_from_arrays(archive[x_key], archive[y_key], name or Path(path).stem)
+    """A task from an ``.npz`` holding arrays ``X`` (or ``inputs``) and ``y`` (or ``labels``).
+
+    Never unpickles: a pickled file or an object array inside the archive is refused, as loading
+    it could run code (``allow_pickle=False``).
+    """
+    if not Path(path).is_file():
+        raise InputError(f"data file {str(path)!r} does not exist; give a bundled name or a path to a file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = set(archive.files)
+            x_key = "X" if "X" in keys else "inputs"
+            y_key = "y" if "y" in keys else "labels"
+            if x_key not in keys or y_key not in keys:
+                raise InputError(f"{path}: expected arrays 'X' and 'y' in the .npz, found {sorted(keys)}")
+            X, y = archive[x_key], archive[y_key]
+    except InputError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "pickle" in reason.lower() or "object arrays" in reason.lower():
+            reason = "it holds pickled or object data, which is never loaded: unpickling can run code"
+        raise InputError(
+            f"{path}: not a .npz of plain arrays ({reason}); save numeric X and string or integer y with np.savez"
+        ) from None
+    return task_from_arrays(X, y, name or Path(path).stem)

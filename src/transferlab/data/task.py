@@ -72,7 +72,26 @@ def fingerprint_of(inputs: list[str] | np.ndarray, labels: np.ndarray, extra: st
 
 @dataclass(frozen=True)
 class TaskSplit:
-    """A task's training pool (budgets are drawn from it) and its fixed test set."""
+    """A task's training pool (budgets are drawn from it) and its fixed test set.
+
+    A domain study (:mod:`transferlab.data.domains`) also has the *target pool* ``unlabeled``
+    (target examples whose inputs adaptation methods see and whose labels they never see; target
+    budgets are drawn from it) and ``source_val`` (held-out labelled source examples, for the
+    unsupervised validators). ``train`` is then the source's training pool and ``test`` the
+    target's test set. ``transductive``: the methods adapt to the test inputs instead of the pool.
+    """
 
     train: TaskData
     test: TaskData
+    unlabeled: TaskData | None = None
+    source_val: TaskData | None = None
+    transductive: bool = False
+
+    @property
+    def is_domain(self) -> bool:
+        """True for a domain study: labels come from a source domain, the test set from a target."""
+        return self.unlabeled is not None
+
+    def parts(self) -> list[TaskData]:
+        """Every part a cell may embed: training pool, test set, and the domain parts when present."""
+        return [p for p in (self.train, self.test, self.unlabeled, self.source_val) if p is not None]

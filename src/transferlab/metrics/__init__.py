@@ -6,7 +6,12 @@ import importlib
 
 from transferlab.metrics.base import METRICS, Metric, get_metric, list_metrics, register_metric
 
-_BUILTIN_MODULES = ("transferlab.metrics.task", "transferlab.metrics.transferability")
+_BUILTIN_MODULES = (
+    "transferlab.metrics.task",
+    "transferlab.metrics.transferability",
+    "transferlab.metrics.mmd",  # shift statistics: mmd2
+    "transferlab.metrics.domain_classifier",  # c2st-auc, proxy-a-distance
+)
 _loaded = False
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from transferlab.errors import bad_parameter
 from transferlab.metrics.base import register_metric
+from transferlab.metrics.pca import components_for_variance
 from transferlab.metrics.transfer_inputs import canonical_order, check_transfer_inputs, one_hot
 
 # N-LEEP keeps the principal components that explain this much of the variance (Li et al. 2021).
@@ -101,7 +102,6 @@ def nleep(features: np.ndarray, labels: np.ndarray, n_components: int | None = N
     float
         LEEP of the mixture posteriors, at most 0; higher is better.
     """
-    from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
 
     X, y, n_classes = check_transfer_inputs("nleep", features, labels)
@@ -111,6 +111,6 @@ def nleep(features: np.ndarray, labels: np.ndarray, n_components: int | None = N
         raise bad_parameter("nleep", "n_components", n_components, f"an int in [1, n_samples={n}]")
     order = canonical_order(X, y)
     X, y = X[order], y[order]
-    reduced = PCA(n_components=_NLEEP_VARIANCE, svd_solver="full").fit_transform(X)  # (n, d')
+    reduced = components_for_variance(X, _NLEEP_VARIANCE)  # (n, d')
     mixture = GaussianMixture(k, covariance_type="diag", random_state=random_state).fit(reduced)
     return _leep(mixture.predict_proba(reduced), y, n_classes)

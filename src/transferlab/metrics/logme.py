@@ -75,13 +75,18 @@ def _spectrum(F: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     several times faster than an SVD of ``F`` and gives the same ``sigma = s**2`` and ``U^T y``.
     Directions with ``sigma`` at round-off level are dropped (they add nothing to the fit and
     their log-determinant term is exactly zero), so ``Z`` has one row per kept direction.
+
+    The Gram matrix stays in float64. Forming it in float32 was measured: on one BLAS thread it
+    saved at most a quarter of the time at n, d = 10,000, 1,280 (``eigh`` costs as much as the
+    product), and on mean GloVe vectors it moved the score by 1.8e-6, past the 1e-6 that
+    "the same score" allows here.
     """
     n, d = F.shape
     if n >= d:
         sigma, V = np.linalg.eigh(F.T @ F)  # (d,), (d, d)
         keep = _significant(sigma, n, d)
         # U = F V / s, so U^T Y = V^T (F^T Y) / s without forming U (n, r)
-        Z = (V[:, keep].T @ (F.T @ Y)) / np.sqrt(sigma[keep])[:, None]  # (r, k)
+        Z = (V[:, keep].T @ _cross(F, Y)) / np.sqrt(sigma[keep])[:, None]  # (r, k)
     else:
         sigma, U = np.linalg.eigh(F @ F.T)  # (n,), (n, n)
         keep = _significant(sigma, n, d)
@@ -91,6 +96,14 @@ def _spectrum(F: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     if sigma.size == n:  # F spans R^n: nothing lies outside, whatever the round-off says
         resid[:] = 0.0
     return sigma, Z, resid
+
+
+def _cross(F: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``F^T Y`` (d, k) through a sparse ``Y``: one-hot class targets make it the per-class sums
+    of the rows, O(n d) instead of a dense product's O(n d k) (2.6 of 3 GFLOP at C = 100)."""
+    from scipy import sparse
+
+    return np.asarray((sparse.csr_array(Y.T) @ F).T)  # (d, k)
 
 
 def _significant(sigma: np.ndarray, n: int, d: int) -> np.ndarray:
@@ -166,7 +179,8 @@ def _log_evidence(
     """
     _, _, mm, err = _moments(alpha, beta, sigma, Z, resid, n)
     logdet = np.log1p(beta * sigma[:, None] / alpha).sum(axis=0)
-    return 0.5 * (n * np.log(beta) - logdet - beta * err - alpha * mm - n * np.log(2 * np.pi))
+    evidence: np.ndarray = 0.5 * (n * np.log(beta) - logdet - beta * err - alpha * mm - n * np.log(2 * np.pi))
+    return evidence
 
 
 def logme_reference(features: np.ndarray, labels: np.ndarray) -> float:

@@ -49,7 +49,7 @@ def knn_loo(features: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
         by_sim = np.argsort(-np.take_along_axis(sim, nearest, axis=1), axis=1, kind="stable")
         nearest = np.take_along_axis(nearest, by_sim, axis=1)  # (B, k) most similar first
         correct += int(np.sum(_vote(y[nearest], n_classes) == y[rows]))
-    return correct / n
+    return float(correct / n)
 
 
 def _vote(neighbour_labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -61,7 +61,7 @@ def _vote(neighbour_labels: np.ndarray, n_classes: int) -> np.ndarray:
     first_rank = np.full((B, n_classes), k, dtype=np.int64)
     np.minimum.at(first_rank, (row, neighbour_labels.ravel()), np.tile(np.arange(k), B))
     # count dominates; among equal counts the smaller first rank wins; both are < k + 1
-    return np.argmax(counts * (k + 1) + (k - first_rank), axis=1)
+    return np.asarray(np.argmax(counts * (k + 1) + (k - first_rank), axis=1))
 
 
 @register_metric("linear-cv", higher_is_better=True, needs=("features", "labels"), kind="transferability")
@@ -88,7 +88,7 @@ def linear_cv(features: np.ndarray, labels: np.ndarray, folds: int = 5, random_s
         Mean held-out accuracy over folds, in [0, 1]; higher is better.
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -99,5 +99,10 @@ def linear_cv(features: np.ndarray, labels: np.ndarray, folds: int = 5, random_s
     X, y = X[order], first_appearance_codes(y[order])
     n_splits = min(int(folds), int(np.bincount(y).min()))
     split = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    return float(np.mean(cross_val_score(probe, X, y, cv=split, scoring="accuracy")))
+    # A plain loop over the folds, not cross_val_score: the same fits and the same accuracies,
+    # without the per-fold cloning, scorer and joblib dispatch that cost a fifth of the time here.
+    accuracies = []
+    for train, test in split.split(X, y):
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], y[train])
+        accuracies.append(np.mean(probe.predict(X[test]) == y[test]))
+    return float(np.mean(accuracies))

@@ -6,6 +6,7 @@ import numpy as np
 
 from transferlab.errors import bad_parameter
 from transferlab.metrics.base import register_metric
+from transferlab.metrics.pca import principal_components
 from transferlab.metrics.transfer_inputs import check_transfer_inputs, one_hot
 
 # GBC reduces features to this many principal components first (Pandy et al. 2022).
@@ -43,14 +44,33 @@ def hscore(features: np.ndarray, labels: np.ndarray) -> float:
     float
         Non-negative; higher is better.
     """
-    from sklearn.covariance import LedoitWolf
-
     X, y, n_classes = check_transfer_inputs("hscore", features, labels)
     X = X - X.mean(axis=0)
-    shrunk = LedoitWolf(assume_centered=True).fit(X)
+    covariance, shrinkage = ledoit_wolf(X)
     means, freq = _class_means(X, y, n_classes)  # (C, d), (C,)
-    solved = np.linalg.solve(shrunk.covariance_, means.T)  # (d, C) S^-1 mu_c
-    return float((1.0 - shrunk.shrinkage_) * np.sum(freq * np.einsum("cd,dc->c", means, solved)))
+    solved = np.linalg.solve(covariance, means.T)  # (d, C) S^-1 mu_c
+    return float((1.0 - shrinkage) * np.sum(freq * np.einsum("cd,dc->c", means, solved)))
+
+
+def ledoit_wolf(X: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ledoit-Wolf shrunk covariance of centred rows ``X`` (n, d), and its shrinkage in [0, 1].
+
+    Ledoit, Wolf. "A well-conditioned estimator for large-dimensional covariance matrices",
+    J. Multivariate Analysis 2004: ``(1 - a) S + a m I`` with ``S = X^T X / n``, ``m = tr(S) / d``,
+    ``a = min(b2, d2) / d2``, ``d2 = |S - m I|^2 / d`` and ``b2 = sum_k |x_k x_k^T - S|^2 / (n^2 d)``.
+    The last sum is ``sum_k |x_k|^4 - n |S|^2`` (the cross terms sum to ``n |S|^2``), so one Gram
+    matrix is formed where scikit-learn's ``LedoitWolf`` forms three; it agrees with it to 1e-12.
+    """
+    n, d = X.shape
+    S = X.T @ X / n  # (d, d)
+    m = np.trace(S) / d
+    S_sq = float(np.sum(S * S))  # |S|_F^2
+    d2 = (S_sq - 2.0 * m * np.trace(S) + d * m * m) / d
+    b2 = (float(np.sum(np.sum(X * X, axis=1) ** 2)) / n - S_sq) / (n * d)
+    shrinkage = 0.0 if d2 <= 0 else min(b2, d2) / d2
+    covariance = (1.0 - shrinkage) * S
+    covariance.flat[:: d + 1] += shrinkage * m
+    return covariance, float(shrinkage)
 
 
 @register_metric("hscore-raw", higher_is_better=True, needs=("features", "labels"), kind="transferability")
@@ -99,11 +119,9 @@ def gbc(features: np.ndarray, labels: np.ndarray) -> float:
         ``-sum_{i != j} BC(c_i, c_j)`` over ordered class pairs, in ``[-C(C-1), 0]``; higher is
         better.
     """
-    from sklearn.decomposition import PCA
-
     X, y, n_classes = check_transfer_inputs("gbc", features, labels)
     if X.shape[1] > _GBC_DIM:
-        X = PCA(n_components=min(_GBC_DIM, X.shape[0]), svd_solver="full").fit_transform(X)
+        X = principal_components(X, min(_GBC_DIM, X.shape[0]))
     X = X - X.mean(axis=0)  # centred so the variances below do not cancel catastrophically
     means, _ = _class_means(X, y, n_classes)  # (C, d)
     Y = one_hot(y, n_classes)

@@ -16,13 +16,13 @@ EPS = 1e-12
 
 def correct(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
     """1.0 where the most probable class is the label, else 0.0: (n,)."""
-    return (np.argmax(proba, axis=1) == labels).astype(np.float64)
+    return np.asarray(np.argmax(proba, axis=1) == labels, dtype=np.float64)
 
 
 def log_loss_per_example(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
     """Negative log probability of the true class (probabilities clipped at 1e-12): (n,)."""
     p_true = proba[np.arange(len(labels)), labels]
-    return -np.log(np.clip(p_true, EPS, 1.0))
+    return np.asarray(-np.log(np.clip(p_true, EPS, 1.0)))
 
 
 @register_metric("accuracy", higher_is_better=True, needs=("labels", "proba"), kind="task")

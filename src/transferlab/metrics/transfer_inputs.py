@@ -149,7 +149,14 @@ def canonical_order(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """
     order = np.argsort(X[:, 0], kind="stable")
     first = X[order, 0]
-    if np.all(first[1:] != first[:-1]):  # usual for real features: column 0 alone decides
+    tied = first[1:] == first[:-1]
+    if not tied.any():  # usual for real features: column 0 alone decides
+        return order
+    # A bootstrap resample ties column 0 only between copies of one example. Copies keep their
+    # original order under a stable lexicographic sort too, so the full sort (one pass per
+    # column: most of linear-cv's time on a resample) is needed only when unequal rows tie.
+    a, b = order[:-1][tied], order[1:][tied]
+    if np.all(X[a] == X[b]) and np.all(y[a] == y[b]):
         return order
     return np.lexsort((y, *X.T[::-1]))  # last key is the primary one
 
@@ -159,7 +166,7 @@ def first_appearance_codes(y: np.ndarray) -> np.ndarray:
     _, first = np.unique(y, return_index=True)
     rank = np.empty(first.size, dtype=np.intp)
     rank[np.argsort(first)] = np.arange(first.size)
-    return rank[y]
+    return np.asarray(rank[y])
 
 
 def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:

@@ -17,6 +17,7 @@ _BUILTIN_MODULES = (
     "transferlab.sources.vision",
     "transferlab.sources.multilingual",
     "transferlab.sources.classic",
+    "transferlab.sources.clip",
 )
 _loaded = False
 

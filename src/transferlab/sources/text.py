@@ -1,4 +1,5 @@
-"""Transformer text encoders run with PyTorch: mean-pooled hidden states.
+"""Transformer text encoders: pooled hidden states, run by PyTorch or, for frozen embedding, by
+onnxruntime on the same weights (``engine``, :mod:`transferlab.sources.onnx_engine`).
 
 Embedding is the hot loop of every study, so it avoids the usual waste: texts are tokenised
 once without padding, sorted by length, grouped into batches under a token budget and padded
@@ -9,7 +10,6 @@ sentence-transformers' ``encode`` (see ``benchmarks/bench_embed.py``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,19 +18,19 @@ import numpy as np
 import torch
 
 from transferlab.errors import bad_parameter
-from transferlab.sources.base import Backbone, Source
+from transferlab.sources.base import Backbone, Source, file_digest  # file_digest: kept importable here
+from transferlab.sources.pooling import POOLINGS, pool_tokens
+from transferlab.sources.precision import PRECISIONS, resolve_engine
 
-PRECISIONS = ("fp32", "bf16")
-
-
-def file_digest(paths: Sequence[Path]) -> str:
-    """sha256 over the bytes of ``paths`` (16 hex characters): a source's revision."""
-    h = hashlib.sha256()
-    for path in sorted(paths):
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-    return h.hexdigest()[:16]
+__all__ = [
+    "PRECISIONS",
+    "TextBackbone",
+    "TorchTextSource",
+    "file_digest",
+    "length_sorted_batches",
+    "mean_pool",
+    "pad_batch",
+]
 
 
 def length_sorted_batches(lengths: np.ndarray, max_tokens: int, max_batch: int) -> Iterator[np.ndarray]:
@@ -55,13 +55,18 @@ class TorchTextSource(Source):
     ----------
     model, tokenizer : the encoder and its (fast) tokenizer.
     name : registry name. weights : files hashed into ``revision`` (or a fixed revision).
-    max_length : tokens kept per text. precision : "fp32", or "bf16" autocast on CPUs with
-        native bf16 (cosine to fp32 embeddings >= 0.9999 on minilm-l6, see the benchmark; on
-        CPUs without avx512_bf16 / AMX it is several times slower than fp32).
+    max_length : tokens kept per text. precision : "fp32"; "int8" (dynamic quantization, on the
+        onnx engine); or "bf16" autocast, refused on CPUs without native bf16 (emulated, it is
+        several times slower than fp32). See :mod:`transferlab.sources.precision`.
+    engine : "torch" or "onnx" (:mod:`transferlab.sources.onnx_engine`: the same weights run by
+        onnxruntime, checked equal to torch); None: torch for fp32 and bf16, onnx for int8.
+        Frozen embedding only: ``backbone()`` (training) always runs the torch module.
     max_tokens : padded tokens per batch (8 texts of 256 tokens). Larger batches do not run the
         matmuls faster on CPU, and once the largest activation (tokens x 1536 floats for MiniLM's
         FFN) passes glibc's 32 MB mmap ceiling, every batch maps fresh pages: at 8192 tokens that
         was ~190k page faults per 32 documents and about 15% more CPU time than at 2048.
+    pooling, normalize : "mean", "cls" or "max" over tokens, then unit length or not
+        (:func:`~transferlab.sources.pooling.pool_tokens`; a sentence-transformers folder sets them).
     """
 
     modality = "text"
@@ -76,9 +81,13 @@ class TorchTextSource(Source):
         max_length: int = 256,
         precision: str = "fp32",
         max_tokens: int = 2048,
+        pooling: str = "mean",
+        normalize: bool = False,
+        engine: str | None = None,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise bad_parameter(name, "precision", precision, f"one of {PRECISIONS}")
+        self.engine = resolve_engine(name, precision, engine)
+        if pooling not in POOLINGS:
+            raise bad_parameter(name, "pooling", pooling, f"one of {POOLINGS}")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
@@ -87,6 +96,9 @@ class TorchTextSource(Source):
         self.max_length = max_length
         self.precision = precision
         self.max_tokens = max_tokens
+        self.pooling = pooling
+        self.normalize = bool(normalize)
+        self._onnx: Any = None  # the onnxruntime encoder, built on the first embed
 
     @property
     def revision(self) -> str:
@@ -96,7 +108,9 @@ class TorchTextSource(Source):
 
     @property
     def preprocessing(self) -> str:
-        return f"mean-pool;max_length={self.max_length};{self.precision}"
+        pooled = f"{self.pooling}-pool" + (";normalize" if self.normalize else "")
+        engine = ";onnx" if self.engine == "onnx" else ""  # torch keeps the key it always had
+        return f"{pooled};max_length={self.max_length};{self.precision}{engine}"
 
     @property
     def dim(self) -> int:
@@ -115,6 +129,8 @@ class TorchTextSource(Source):
 
     def embed(self, inputs: Sequence[Any] | np.ndarray, layer: str | None = None) -> np.ndarray:
         index = self._layer_index(layer)
+        if self.engine == "onnx" or index is not None:  # an inner layer: the same pass as ranking's
+            return self.embed_layers(inputs, [self.layers()[-1 if index is None else index]])[0]
         ids = self.tokenize([str(t) for t in inputs])
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         lengths = np.array([len(x) for x in ids])
@@ -125,6 +141,40 @@ class TorchTextSource(Source):
                 out[batch] = self._pooled(input_ids, mask, index).float().numpy()
         return out
 
+    def embed_layers(self, inputs: Sequence[Any] | np.ndarray, layers: Sequence[str]) -> list[np.ndarray]:
+        """Pooled states of several layers in one pass: one float32 ``(n, d)`` array per name."""
+        last = self.layers()[-1]
+        layers = [last if self._layer_index(layer) is None else layer for layer in layers]  # "last" too
+        ids = self.tokenize([str(t) for t in inputs])
+        out = np.zeros((len(layers), len(ids), self.dim), dtype=np.float32)  # (L, n, d)
+        batches = length_sorted_batches(np.array([len(x) for x in ids]), self.max_tokens, 64)
+        run = self._onnx_layers if self.engine == "onnx" else self._torch_layers
+        for batch in batches:
+            out[:, batch] = run([ids[i] for i in batch], layers)
+        return list(out)
+
+    def _onnx_layers(self, ids: list[list[int]], layers: list[str]) -> list[np.ndarray]:
+        from transferlab.sources.onnx_engine import pad_numpy
+
+        return self.onnx_encoder().run(*pad_numpy(ids, int(self.tokenizer.pad_token_id or 0)), layers)
+
+    def _torch_layers(self, ids: list[list[int]], layers: list[str]) -> list[np.ndarray]:
+        input_ids, mask = pad_batch(ids, int(self.tokenizer.pad_token_id or 0))
+        with torch.inference_mode(), self._autocast():
+            hidden = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
+            names = self.layers()
+            return [
+                pool_tokens(hidden[names.index(x)], mask, self.pooling, self.normalize).float().numpy() for x in layers
+            ]
+
+    def onnx_encoder(self) -> Any:
+        """The onnxruntime encoder of the current weights (exported or re-exported when needed)."""
+        from transferlab.sources.onnx_engine import build_encoder
+
+        if self._onnx is None or not self._onnx.is_current(self.model):
+            self._onnx = build_encoder(self)
+        return self._onnx
+
     def _pooled(self, input_ids: torch.Tensor, mask: torch.Tensor, index: int | None) -> torch.Tensor:
         want_all = index is not None
         # A batch with no padding (most of one when documents are truncated to max_length) needs
@@ -132,7 +182,7 @@ class TorchTextSource(Source):
         attention = None if bool(mask.all()) else mask
         output = self.model(input_ids=input_ids, attention_mask=attention, output_hidden_states=want_all)
         hidden = output.hidden_states[index] if want_all else output.last_hidden_state  # (B, T, d)
-        return mean_pool(hidden, mask)
+        return pool_tokens(hidden, mask, self.pooling, self.normalize)
 
     def _layer_index(self, layer: str | None) -> int | None:
         names = self.layers()
@@ -155,9 +205,8 @@ class TorchTextSource(Source):
 
         torch.manual_seed(seed)
         model = AutoModel.from_config(self.model.config)
-        return TorchTextSource(
-            model, self.tokenizer, f"{self.name}-random", f"random-{self.revision}-{seed}", self.max_length
-        )
+        revision, pooled = f"random-{self.revision}-{seed}", {"pooling": self.pooling, "normalize": self.normalize}
+        return TorchTextSource(model, self.tokenizer, f"{self.name}-random", revision, self.max_length, **pooled)
 
 
 def pad_batch(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,4 +246,4 @@ class TextBackbone(Backbone):
     def forward(self, items: list[Any]) -> torch.Tensor:
         input_ids, mask = pad_batch(items, self.pad_id)
         hidden = self.module(input_ids=input_ids, attention_mask=mask).last_hidden_state  # (B, T, d)
-        return mean_pool(hidden, mask)
+        return pool_tokens(hidden, mask, self.source.pooling, self.source.normalize)

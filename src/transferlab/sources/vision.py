@@ -20,15 +20,16 @@ import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from transferlab.errors import InputError, bad_parameter
-from transferlab.sources.base import SOURCES, Backbone, Source, SourceInfo
-from transferlab.sources.text import file_digest
+from transferlab.sources.base import SOURCES, Backbone, Source, SourceInfo, file_digest
 from transferlab.sources.zoo_text import INFO
+
+if TYPE_CHECKING:  # torch is imported where it is used: listing sources must not load it
+    import torch
 
 NORM_MEAN = 0.5
 NORM_STD = 0.5
@@ -128,6 +129,8 @@ def scale_to_unit(images: np.ndarray, value_range: tuple[float, float] | None = 
 
 def to_model_input(images: np.ndarray, image_size: int) -> torch.Tensor:
     """[0, 1] images ``(B, H, W, C)`` -> normalised ``(B, 3, S, S)`` tensor, channels_last."""
+    import torch
+
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)  # (B, C, H, W)
     x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
     x = torch.nn.functional.interpolate(
@@ -166,6 +169,8 @@ def build_efficientnet(arch: str, image_size: int, weights: Path | None) -> torc
     size (they differ at odd feature-map sizes, e.g. 7 px at 112 px input), strict key checking
     and no print.
     """
+    import torch
+
     model = _import_efficientnet().from_name(arch, image_size=image_size)
     if weights is not None:
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
@@ -174,6 +179,8 @@ def build_efficientnet(arch: str, image_size: int, weights: Path | None) -> torc
 
 def fold_batchnorm(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> None:
     """Fold eval-mode ``bn`` into ``conv`` in place: ``bn(conv(x)) == conv'(x)``."""
+    import torch
+
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (C_out,)
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     conv.weight = torch.nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1))
@@ -193,6 +200,8 @@ def _conv_bn_pairs(model: torch.nn.Module) -> Iterator[tuple[torch.nn.Module, st
 
 def inference_copy(model: torch.nn.Module) -> torch.nn.Module:
     """A copy of ``model`` for fast inference: BatchNorms folded away, channels_last layout."""
+    import torch
+
     fast = copy.deepcopy(model).eval()
     with torch.no_grad():
         for owner, conv, bn in _conv_bn_pairs(fast):
@@ -289,10 +298,14 @@ class TorchImageSource(Source):
 
     def classify(self, inputs: Sequence[Any] | np.ndarray) -> np.ndarray:
         """ImageNet-1k class probabilities ``(n, 1000)`` (softmax of the pretrained head)."""
+        import torch
+
         fast = inference_copy(self.model)
         return self._batched(inputs, lambda x: torch.softmax(fast._fc(fast.extract_features(x).mean((2, 3))), -1))
 
     def _batched(self, inputs: Sequence[Any] | np.ndarray, forward: Any) -> np.ndarray:
+        import torch
+
         images = as_images(inputs)
         value_range = pixel_range(images)  # one scale for the whole call, applied batch by batch
         out = []
@@ -313,6 +326,8 @@ class TorchImageSource(Source):
 
     def random_twin(self, seed: int = 0) -> TorchImageSource:
         """Same architecture and preprocessing, weights from the package's default initialiser."""
+        import torch
+
         torch.manual_seed(seed)
         model = build_efficientnet(self.arch, self.image_size, None)
         revision = f"random-{self.revision}-{seed}"
@@ -357,5 +372,7 @@ class ImageBackbone(Backbone):
         return list(self.source.preprocess(inputs).contiguous())
 
     def forward(self, items: list[Any]) -> torch.Tensor:
+        import torch
+
         x = torch.stack(items)  # (B, 3, S, S)
         return self.module.extract_features(x).mean((2, 3))  # (B, 1280)

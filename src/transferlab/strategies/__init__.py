@@ -21,6 +21,14 @@ _BUILTIN_MODULES = (
     "transferlab.strategies.finetune",
     "transferlab.strategies.lora",
     "transferlab.strategies.regularised",
+    "transferlab.strategies.adapt",
+    "transferlab.strategies.adapt_samples",
+    "transferlab.strategies.adapt_deep",
+    "transferlab.strategies.adabn",
+    "transferlab.strategies.target_only",
+    "transferlab.strategies.in_context",
+    "transferlab.strategies.devise",
+    "transferlab.strategies.fpt",
 )
 _loaded = False
 

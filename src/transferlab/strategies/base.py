@@ -7,10 +7,14 @@ class attributes the runner reads (never ``isinstance`` checks):
 ``needs_labels``          False for zero-shot: it runs once, without a budget.
 ``trains_backbone``       True when the source's weights change (the cost is then real).
 ``uses_unlabeled_target`` True when ``fit`` uses the unlabelled target inputs.
+``needs_target_labels``   True when ``fit`` trains on labelled *target* examples only (a domain
+                          study's ``target_budgets``; ``train.domains`` marks them).
 ``uses_source``           False for no-transfer baselines that ignore the source (tfidf-logreg).
 ``input_kind``            "features": ``fit``/``predict_proba`` get cached embeddings (n, d);
                           "raw": they get the raw inputs and the :class:`Source` itself.
 ``modalities``            input modalities the strategy can handle.
+``modality_required``     True when listing it on a task of another modality is a mistake to
+                          report (devise, fpt, in-context), not an arm to skip with a note.
 ``is_baseline``           True for the no-transfer arms every transfer arm is compared with.
 """
 
@@ -29,11 +33,16 @@ from transferlab.registry import Registry
 
 @dataclass(frozen=True)
 class Examples:
-    """Inputs (features ``(n, d)`` or raw inputs) with integer labels and the class names."""
+    """Inputs (features ``(n, d)`` or raw inputs) with integer labels and the class names.
+
+    ``domains`` (a domain study's training set only): ``"source"`` or ``"target"`` per example, the
+    latter for the labelled target examples of a target budget.
+    """
 
     inputs: Any
     labels: np.ndarray | None
     classes: tuple[str, ...]
+    domains: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -46,9 +55,11 @@ class Strategy(ABC):
     needs_labels: ClassVar[bool] = True
     trains_backbone: ClassVar[bool] = False
     uses_unlabeled_target: ClassVar[bool] = False
+    needs_target_labels: ClassVar[bool] = False
     uses_source: ClassVar[bool] = True
     input_kind: ClassVar[str] = "features"
     modalities: ClassVar[tuple[str, ...]] = ("text", "image", "features")
+    modality_required: ClassVar[bool] = False
     is_baseline: ClassVar[bool] = False
 
     random_state: int | None
@@ -61,12 +72,27 @@ class Strategy(ABC):
     def predict_proba(self, inputs: Any) -> np.ndarray:
         """Class probabilities ``(n, n_classes)``, columns in the order of ``classes``."""
 
+    def predict_proba_source(self, inputs: Any) -> np.ndarray:
+        """Probabilities for *source-domain* inputs (validating on the source without target labels).
+
+        ``predict_proba`` serves the target. The two differ only for a method that maps the
+        domains differently (CORAL re-colours source features, AdaBN normalises each domain
+        with its own statistics); by default they are the same.
+        """
+        return self.predict_proba(inputs)
+
     def check(self, source: Any = None) -> None:  # noqa: B027 - an optional hook: no check by default
         """Raise :class:`InputError` if the parameters cannot work (with ``source``, when it is used).
 
         The runner calls it for every (source, strategy) pair before any cell runs, so a wrong
         parameter stops the study with one line instead of failing each of its cells; ``fit``
         calls it too. The default checks nothing.
+        """
+
+    def check_classes(self, classes: tuple[str, ...]) -> None:  # noqa: B027 - an optional hook, like check
+        """Raise :class:`InputError` if the strategy cannot work with the task's class names.
+
+        Called before any cell runs, after :meth:`check`; the default checks nothing.
         """
 
     def get_params(self) -> dict[str, Any]:

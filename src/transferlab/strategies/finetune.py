@@ -23,31 +23,17 @@ machine is several times faster. Raise ``max_steps`` on a bigger machine.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from transferlab.errors import InputError, bad_parameter
 from transferlab.sources.base import Backbone, Source
 from transferlab.strategies.base import Examples, Strategy, check_int_range, check_positive, register_strategy
 from transferlab.strategies.frozen import fit_logistic, softmax
-from transferlab.strategies.layers import (
-    block_list,
-    decayed_param_groups,
-    freeze_unused,
-    train_top_blocks,
-    weights_digest,
-)
-from transferlab.strategies.torch_train import (
-    Penalty,
-    TrainConfig,
-    count_trainable,
-    predict_logits,
-    train_classifier,
-    trainable,
-)
+
+if TYPE_CHECKING:  # torch is imported where a model trains: listing strategies must not load it
+    from transferlab.strategies.torch_train import Penalty, TrainConfig
 
 LP_C_GRID = (
     0.1,
@@ -165,6 +151,12 @@ class FineTune(Strategy):
     # ------------------------------------------------------------------ the recipe
 
     def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> FineTune:
+        import torch
+        from torch import nn
+
+        from transferlab.strategies.layers import freeze_unused
+        from transferlab.strategies.torch_train import train_classifier
+
         self.check(source)
         seed = int(self.random_state or 0)
         torch.manual_seed(seed)
@@ -192,23 +184,28 @@ class FineTune(Strategy):
         return self
 
     def predict_proba(self, inputs: Any) -> np.ndarray:
+        from transferlab.strategies.torch_train import predict_logits
+
         return softmax(predict_logits(self.backbone_, self.backbone_.prepare(inputs), self.head_))
 
     def trainable_parameters(self) -> int:
+        from transferlab.strategies.torch_train import count_trainable
+
         return count_trainable(self.backbone_.module, self.head_) if hasattr(self, "head_") else 0
 
     def encoder_after(self) -> Source:
         """The fine-tuned text encoder as a source (its revision hashes the trained weights)."""
         from transferlab.sources.text import TorchTextSource
+        from transferlab.strategies.layers import weights_digest
 
         tuned = self.tuned_
         if tuned.modality != "text":
             raise InputError(f"{self.name}: encoder_after() is defined for text encoders, got a {tuned.modality} one")
         revision = f"{self.name}-{weights_digest(tuned.model)}"
         name = f"{tuned.name}+{self.name}"
-        return TorchTextSource(
-            tuned.model.eval(), tuned.tokenizer, name, revision, tuned.max_length, tuned.precision, tuned.max_tokens
-        )
+        settings = (tuned.max_length, tuned.precision, tuned.max_tokens)
+        pooled = {"pooling": tuned.pooling, "normalize": tuned.normalize}
+        return TorchTextSource(tuned.model.eval(), tuned.tokenizer, name, revision, *settings, **pooled)
 
     # ------------------------------------------------------------------ hooks for the variants
 
@@ -238,6 +235,9 @@ class FineTune(Strategy):
         return None
 
     def _param_groups(self) -> list[dict[str, Any]]:
+        from transferlab.strategies.layers import decayed_param_groups
+        from transferlab.strategies.torch_train import trainable
+
         module = self.backbone_.module
         if self.layer_decay < 1.0:
             groups = decayed_param_groups(module, self.lr, self.layer_decay)
@@ -246,6 +246,8 @@ class FineTune(Strategy):
         return [g for g in groups if g["params"]] + [{"params": trainable(self.head_), "lr": self.head_lr}]
 
     def _config(self) -> TrainConfig:
+        from transferlab.strategies.torch_train import TrainConfig
+
         return TrainConfig(
             lr=self.lr,
             epochs=self.epochs,
@@ -289,11 +291,15 @@ class FineTuneTopK(FineTune):
         )  # fmt: skip
 
     def check(self, source: Any = None) -> None:
+        from transferlab.strategies.layers import block_list
+
         super().check(source)
         n_blocks = len(block_list(source.model))
         check_int_range(self.name, "k", self.k, 0, n_blocks, f" (the blocks of {source.name})")
 
     def _adapt(self, items: list, labels: np.ndarray, n_classes: int) -> None:
+        from transferlab.strategies.layers import train_top_blocks
+
         train_top_blocks(self.backbone_.module, self.k)
 
 
@@ -329,6 +335,11 @@ class LinearProbeThenFineTune(FineTune):
         )  # fmt: skip
 
     def _adapt(self, items: list, labels: np.ndarray, n_classes: int) -> None:
+        import torch
+        from torch import nn
+
+        from transferlab.strategies.torch_train import predict_logits
+
         features = predict_logits(self.backbone_, items, nn.Identity())  # (n, dim) frozen pooled features
         probe = fit_logistic(features, labels, LP_C_GRID, self.random_state, scale=False)
         weight, bias = probe_as_linear(probe, n_classes)

@@ -19,15 +19,16 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from transferlab.errors import InputError, bad_parameter
 from transferlab.strategies.base import check_positive, register_strategy
 from transferlab.strategies.finetune import FineTune, check_finetunable, make_backbone, tuned_copy
+
+if TYPE_CHECKING:  # torch is imported where a model trains: listing strategies must not load it
+    from torch import nn
 
 DEFAULT_TARGETS = {"bert": ("query", "value"), "image": ("_expand_conv", "_project_conv")}
 FORMAT_VERSION = 1
@@ -43,11 +44,15 @@ def quiet_peft() -> Iterator[None]:
 
 
 def _is_pointwise(layer: nn.Module) -> bool:
+    from torch import nn
+
     return isinstance(layer, nn.Conv2d) and layer.kernel_size == (1, 1) and tuple(layer.stride) == (1, 1)
 
 
 def plain_pointwise_convs(model: nn.Module) -> None:
     """Replace every 1x1 stride-1 ``nn.Conv2d`` subclass by a plain ``nn.Conv2d`` (same weights)."""
+    from torch import nn
+
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is not nn.Conv2d and _is_pointwise(child) and child.groups == 1:
@@ -58,6 +63,8 @@ def plain_pointwise_convs(model: nn.Module) -> None:
 
 def adaptable_layers(model: nn.Module) -> dict[str, list[nn.Module]]:
     """Layers LoRA can adapt, by their last name component: linear layers and plain 1x1 convolutions."""
+    from torch import nn
+
     layers: dict[str, list[nn.Module]] = {}
     for name, layer in model.named_modules():
         if isinstance(layer, nn.Linear) or (type(layer) is nn.Conv2d and _is_pointwise(layer) and layer.groups == 1):
@@ -67,6 +74,8 @@ def adaptable_layers(model: nn.Module) -> dict[str, list[nn.Module]]:
 
 def layer_width(layer: nn.Module) -> int:
     """The rank limit of a layer: min(inputs, outputs)."""
+    from torch import nn
+
     if isinstance(layer, nn.Linear):
         return min(layer.in_features, layer.out_features)
     return min(layer.in_channels, layer.out_channels)
@@ -188,8 +197,10 @@ class LoRA(FineTune):
     @classmethod
     def load(cls, path: str | Path, source: Any) -> LoRA:
         """A fitted :class:`LoRA` from :meth:`save`'s folder, on the same source weights."""
+        import torch
         from peft import PeftModel
         from safetensors.torch import load_file
+        from torch import nn
 
         folder = Path(path).expanduser().resolve()
         try:

@@ -6,15 +6,17 @@ penalties are pure functions so they are tested without a model.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from transferlab.errors import bad_parameter
 from transferlab.strategies.base import check_int_range, check_positive, register_strategy
 from transferlab.strategies.finetune import FineTune
-from transferlab.strategies.torch_train import Penalty
+
+if TYPE_CHECKING:  # torch is imported where a model trains: listing strategies must not load it
+    import torch
+    from torch import nn
+
+    from transferlab.strategies.torch_train import Penalty
 
 
 def l2_sp_penalty(model: nn.Module, reference_params: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -24,6 +26,8 @@ def l2_sp_penalty(model: nn.Module, reference_params: dict[str, torch.Tensor]) -
     convolutional networks"): the starting point (the pretrained weights ``w0``) is the
     reference, not zero. Zero at ``w = w0``.
     """
+    import torch
+
     total = torch.zeros(())
     for name, p in model.named_parameters():
         if name in reference_params:
@@ -38,6 +42,8 @@ def bss_penalty(features: torch.Tensor, k: int = 1) -> torch.Tensor:
     shrinkage for safe transfer learning": shrinking the small singular values of the batch
     feature matrix ``(B, d)`` suppresses the directions that carry little transferable signal.
     """
+    import torch
+
     singular = torch.linalg.svdvals(features.float())  # (min(B, d),), descending
     return singular[-k:].pow(2).sum()
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from torch import nn
 
 from transferlab.errors import InputError
 from transferlab.sources.base import Source
 from transferlab.strategies.base import Examples, Strategy, check_positive, register_strategy
 from transferlab.strategies.frozen import softmax
-from transferlab.strategies.torch_train import TrainConfig, count_trainable, predict_logits, train_classifier
 
 
 @register_strategy("scratch")
@@ -61,6 +59,10 @@ class Scratch(Strategy):
             )
 
     def fit(self, train: Examples, unlabeled: Examples | None = None, source: Any = None) -> Scratch:
+        from torch import nn  # imported here: listing strategies must not load torch
+
+        from transferlab.strategies.torch_train import TrainConfig, train_classifier
+
         self.check(source)
         seed = int(self.random_state or 0)
         twin = source.random_twin(seed)
@@ -72,7 +74,11 @@ class Scratch(Strategy):
         return self
 
     def predict_proba(self, inputs: Any) -> np.ndarray:
+        from transferlab.strategies.torch_train import predict_logits
+
         return softmax(predict_logits(self.backbone_, self.backbone_.prepare(inputs), self.head_))
 
     def trainable_parameters(self) -> int:
+        from transferlab.strategies.torch_train import count_trainable
+
         return count_trainable(self.backbone_.module, self.head_) if hasattr(self, "head_") else 0

@@ -94,26 +94,49 @@ def train_classifier(
     lengths, targets = backbone.lengths(items), torch.as_tensor(labels, dtype=torch.long)
     stopper = EarlyStopping(backbone, head, validation, config.patience) if validation is not None else None
     train_mode(backbone.module, config.batchnorm_eval)
-    step, seen, loss_sum = 0, 0, 0.0
+    step, seen, losses = 0, 0, []
     while step < total and not (stopper and stopper.stop):
         for batch in bucketed_batches(lengths, config.batch_size, rng):
             features = backbone.forward([items[i] for i in batch])  # (B, dim)
             loss = nn.functional.cross_entropy(head(features), targets[batch])
             if penalty is not None:
                 loss = loss + penalty(features)
+            losses.append(float(loss.detach()))
+            if not math.isfinite(losses[-1]):
+                break  # a NaN loss poisons every weight it touches: stop and let the health check flag it
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
-            step, seen, loss_sum = step + 1, seen + len(batch), loss_sum + float(loss.detach())
+            step, seen = step + 1, seen + len(batch)
             if step >= total:
                 break
+        if losses and not math.isfinite(losses[-1]):
+            break
         if stopper is not None:
             stopper.check(step)
             train_mode(backbone.module, config.batchnorm_eval)
     backbone.module.eval()
-    stats = {"steps": step, "examples_seen": seen, "final_loss": loss_sum / max(step, 1)}
+    stats = {"steps": step, "examples_seen": seen} | loss_trace(losses)
     return stats | (stopper.finish() if stopper is not None else {})
+
+
+def loss_trace(losses: list[float]) -> dict[str, float]:
+    """First and last training losses (means over the first and last tenth of the steps, at least one).
+
+    The training-health check reads them: a NaN, or a last loss well above the first, means
+    the run diverged and its predictions say nothing about the method.
+    """
+    if not losses:
+        return {"first_loss": math.nan, "final_loss": math.nan, "nan_loss": 0.0}
+    k = max(1, len(losses) // 10)
+    finite = [x for x in losses if math.isfinite(x)]
+    nan = float(len(finite) < len(losses))
+    return {
+        "first_loss": float(np.mean(losses[:k])) if not nan else math.nan,
+        "final_loss": float(np.mean(losses[-k:])) if not nan else math.nan,
+        "nan_loss": nan,
+    }
 
 
 def trainable(*modules: nn.Module) -> list[nn.Parameter]:

@@ -1,10 +1,11 @@
-"""A progress bar for cells: done / total, the cell just finished, elapsed time and ETA."""
+"""A progress bar for cells: done / total, the cell just started, elapsed time and ETA; failures as they happen."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -35,6 +36,7 @@ class CellProgress:
             expand=True,
         )
         self.task = self.progress.add_task("starting", total=total)
+        self.failures = 0
 
     def __enter__(self) -> CellProgress:
         self.progress.start()
@@ -50,3 +52,9 @@ class CellProgress:
     def advance(self) -> None:
         """One more cell finished."""
         self.progress.update(self.task, advance=1)
+
+    def fail(self, cell: str, error: str) -> None:
+        """Show a failed cell as it happens, above the bar (the bar goes on)."""
+        self.failures += 1
+        if self.enabled:
+            self.progress.console.print(f"[red]failed[/red] {escape(cell)}: {escape(error)}", highlight=False)

@@ -1,33 +1,42 @@
 """The study driver: validate, plan, run what the ledger lacks, then analyse and report.
 
-Everything that can fail on bad input (spec, data, budgets, names, parameters) is checked
-before the run directory is touched, so a bad spec never leaves a half-written run behind.
+Everything that can fail on bad input (spec, data, budgets, names, parameters, the ``--out``
+folder) is checked before the run directory is touched, so a bad spec never leaves a
+half-written run behind. Then, holding the run directory's lock: leftovers of a killed run are
+removed, finished cells whose files fail their checksum are put back to pending, the
+embeddings are computed once, the remaining cells run on the chosen executor, and the outputs
+are written from the ledger.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import yaml
 
 from transferlab.data import TaskSplit, check_budget
-from transferlab.errors import InputError
+from transferlab.data.domains import check_target_budgets
+from transferlab.errors import DataWarning, InputError
 from transferlab.sources import Source
 from transferlab.sources.cache import EmbeddingCache
 from transferlab.strategies import create_strategy
-from transferlab.study.cell import CellResult, load_split
+from transferlab.study.cell import load_split
+from transferlab.study.drive import execute, warm_embeddings
 from transferlab.study.environment import environment
-from transferlab.study.executor import EXECUTORS, LocalExecutor
+from transferlab.study.executor import ExecutorOptions, create_executor
+from transferlab.study.files import write_atomic
+from transferlab.study.integrity import broken_note, verify_done_cells
 from transferlab.study.ledger import Ledger
+from transferlab.study.outputs import EmbeddingContext, write_outputs
 from transferlab.study.planner import Cell, cell_to_row, plan_cells
 from transferlab.study.preflight import build_sources, check_arms
-from transferlab.study.progress import CellProgress
+from transferlab.study.protocols import check_protocols
+from transferlab.study.rundir import RunLock, check_no_links, check_out_dir, clean_leftovers, write_marker
 from transferlab.study.spec import StudySpec
 
 
@@ -39,9 +48,16 @@ class RunResult:
     n_cells: int
     ran: int
     skipped: int
-    failed: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # cells that failed in this run
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    answer: list[str] = field(default_factory=list)  # the study's answer per budget, one sentence each
+    failed_before: int = 0  # cells that had failed in an earlier run and were kept (no --retry-failed)
+
+    @property
+    def n_failed(self) -> int:
+        """Failed cells of the study now: this run's and the earlier ones kept."""
+        return len(self.failed) + self.failed_before
 
 
 @dataclass
@@ -57,110 +73,143 @@ class Validated:
 def validate(spec: StudySpec) -> Validated:
     """Load the task and sources and plan the cells, raising :class:`InputError` on anything a cell would trip on."""
     split, cells, notes = plan(spec)
+    check_protocols(spec, split)  # unseen classes, episodes and class names against the data
     sources = build_sources(spec)
     check_arms(spec, split.train.modality, sources)
     return Validated(split, cells, notes, sources)
 
 
-def plan(spec: StudySpec) -> tuple[TaskSplit, list[Cell], list[str]]:
-    """Load the task and plan the cells (the checks that need no source built)."""
-    split = load_split(spec.task)
+def plan(
+    spec: StudySpec, dataset_path: str | None = None, target_path: str | None = None
+) -> tuple[TaskSplit, list[Cell], list[str]]:
+    """Load the task and plan the cells (the checks that need no source built).
+
+    ``dataset_path`` reads the data from there instead of ``spec.task.dataset`` (the absolute path
+    a run recorded), ``target_path`` likewise for a domain study's ``target_dataset``, while the
+    cell keys still use the spec as written.
+    """
+    notes: list[str] = []
+    paths = {"dataset": dataset_path, "target_dataset": target_path}
+    task = spec.task.model_copy(update={k: v for k, v in paths.items() if v is not None})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        split = load_split(task)
+    for warning in caught:
+        if issubclass(warning.category, DataWarning):
+            notes.append(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     per_class = spec.budget_unit == "per_class"
     for budget in spec.budgets:
         check_budget(split.train.labels, budget, per_class)
+    if split.unlabeled is not None:
+        check_target_budgets(split.unlabeled.labels, spec.target_budget_list, per_class)
     for arm in spec.strategies + spec.baselines:
         create_strategy(arm.name, **arm.params)
-    cells, notes = plan_cells(spec, split.train.fingerprint + split.test.fingerprint, split.train.modality)
+    cells, skipped = plan_cells(spec, split.train.fingerprint + split.test.fingerprint, split.train.modality)
     if not cells:
-        raise InputError(f"the spec plans no cells: {'; '.join(notes) or 'no strategy applies'}")
-    return split, cells, notes
+        raise InputError(f"the spec plans no cells: {'; '.join(skipped) or 'no strategy applies'}")
+    return split, cells, notes + skipped
 
 
 def run_study(
-    spec: StudySpec, out: str | Path, cache: EmbeddingCache | None = None, progress: bool = True
+    spec: StudySpec,
+    out: str | Path,
+    cache: EmbeddingCache | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    address: str | None = None,
 ) -> RunResult:
-    """Run (or continue) ``spec`` into the run directory ``out`` and write its report."""
+    """Run (or continue) ``spec`` into the run directory ``out`` and write its report.
+
+    Cells that failed in an earlier run are kept as failed unless ``retry_failed``. ``address``
+    is a Ray cluster for ``executor: ray`` (default: a local Ray on this machine).
+    """
     start = time.perf_counter()
     checked = validate(spec)
-    split, cells, notes = checked.split, checked.cells, checked.notes
-    out = prepare_run_dir(Path(out), spec)
+    out = Path(out).expanduser().resolve()
+    check_out_dir(out)
     cache = cache or EmbeddingCache()
-    ledger = Ledger(out / "ledger.sqlite")
-    try:
-        ledger.add_cells([cell_to_row(c) for c in cells])
-        todo = [c for c in cells if ledger.status(c.key) != "done"]
-        result = RunResult(out, len(cells), len(todo), len(cells) - len(todo), notes=notes)
-        _execute(spec, todo, ledger, out, cache, result, progress, checked.sources)
-        result.seconds["embed"] = cache.embed_seconds
-        analyse_start = time.perf_counter()
-        from transferlab.report import EmbeddingContext, write_outputs
-
-        embedding = EmbeddingContext(cache, checked.sources)
-        write_outputs(out, spec, ledger, split, [c.key for c in cells], notes, embedding)
-        result.seconds["analyse"] = time.perf_counter() - analyse_start
-    finally:
-        ledger.close()
+    out.mkdir(parents=True, exist_ok=True)
+    check_no_links(out)
+    with RunLock(out, "run"):
+        clean_leftovers(out)
+        cache.clean_leftovers()
+        write_run_files(out, spec, checked.split)
+        ledger = Ledger(out / "ledger.sqlite")
+        try:
+            result = _run(spec, checked, out, ledger, cache, progress, retry_failed, address)
+        finally:
+            ledger.close()
     result.seconds["total"] = time.perf_counter() - start
     return result
 
 
-def _execute(
+def _run(
     spec: StudySpec,
-    todo: list[Cell],
-    ledger: Ledger,
+    checked: Validated,
     out: Path,
+    ledger: Ledger,
     cache: EmbeddingCache,
-    result: RunResult,
-    show: bool,
-    sources: dict[str, Source],
-) -> None:
-    executor = (
-        LocalExecutor(spec.workers, cache, sources) if spec.executor == "local" else EXECUTORS.create(spec.executor)
+    progress: bool,
+    retry_failed: bool,
+    address: str | None,
+) -> RunResult:
+    cells, notes = checked.cells, list(checked.notes)
+    ledger.add_cells([cell_to_row(c) for c in cells])
+    ledger.set_plan([c.key for c in cells])
+    broken = verify_done_cells(out, ledger)
+    notes += [broken_note(broken)] if broken else []
+    status = ledger.statuses()
+    rerun = ("pending", "running", "failed") if retry_failed else ("pending", "running")
+    todo = [c for c in cells if status[c.key] in rerun]
+    result = RunResult(out, len(cells), len(todo), len(cells) - len(todo), notes=notes)
+    result.failed_before = sum(status[c.key] == "failed" for c in cells) if not retry_failed else 0
+    options = ExecutorOptions(
+        spec.workers, spec.cell_timeout, spec.max_retries, address, cache, checked.sources, checked.split
     )
-    train_seconds = 0.0
-    with CellProgress(len(todo), enabled=show) as bar:
+    executor = create_executor(spec.executor, options)
 
-        def start(cell: Cell) -> None:
-            ledger.mark_running(cell.key)
-            bar.describe(cell.describe())
+    def prepare(say: Callable[[str], None]) -> None:
+        warm_embeddings(todo, checked.split, checked.sources, cache, say)
 
-        for cell, outcome in executor.run(spec, todo, start):
-            if isinstance(outcome, str):
-                ledger.mark_failed(cell.key, outcome)
-                result.failed.append((cell.describe(), outcome))
-            else:
-                ledger.mark_done(cell.key, outcome.metrics, outcome.cost, write_cell_file(out, cell, outcome))
-                train_seconds += outcome.cost["fit_seconds"]
-            bar.advance()
-    result.seconds["train"] = train_seconds
+    tally = execute(spec, todo, executor, ledger, out, progress, prepare)
+    result.failed, result.seconds["train"] = tally.failed, tally.train_seconds
+    result.seconds["embed"] = cache.embed_seconds
+    analyse_start = time.perf_counter()
+    embedding = EmbeddingContext(cache, checked.sources)
+    summary = write_outputs(out, spec, ledger, checked.split, [c.key for c in cells], notes, embedding)
+    result.answer = [a["sentence"] for a in summary.get("decision", {}).get("per_budget", [])]
+    result.seconds["analyse"] = time.perf_counter() - analyse_start
+    return result
 
 
-def prepare_run_dir(out: Path, spec: StudySpec) -> Path:
-    """Create the run directory (or reuse it) and write the resolved spec and environment."""
-    out = out.expanduser().resolve()
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} is a file; give a directory for the run")
-    (out / "cells").mkdir(parents=True, exist_ok=True)
+def write_run_files(out: Path, spec: StudySpec, split: TaskSplit) -> None:
+    """The marker (with where the data was read from), the resolved spec and the environment."""
+    (out / "cells").mkdir(exist_ok=True)
+    write_marker(
+        out,
+        {
+            "study": spec.name,
+            "dataset_path": dataset_path(spec.task.dataset),
+            "data_fingerprint": split.train.fingerprint + split.test.fingerprint,
+        }
+        | ({"target_dataset_path": dataset_path(spec.task.target_dataset)} if spec.task.target_dataset else {}),
+    )
     write_atomic(out / "spec.yaml", yaml.safe_dump(spec.canonical(), sort_keys=False))
     write_atomic(out / "environment.json", json.dumps(environment(), indent=2))
-    return out
 
 
-def write_cell_file(out: Path, cell: Cell, result: CellResult) -> str:
-    """Per-example test predictions of one cell, as Parquet, written atomically."""
-    proba = result.proba
-    frame = pd.DataFrame({"example": np.arange(len(proba)), "pred": proba.argmax(axis=1)})
-    for c in range(proba.shape[1]):
-        frame[f"p{c}"] = proba[:, c]
-    name = f"cells/{cell.key}.parquet"
-    tmp = out / f"cells/.{cell.key}.{os.getpid()}.tmp"
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, out / name)
-    return name
+def dataset_path(dataset: str) -> str | None:
+    """The absolute path a spec's dataset was read from (None for a bundled name or a hub id).
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    ``report`` reads the data from there, so a relative path in the spec does not depend on the
+    folder ``report`` is started from.
+    """
+    prefix, sep, rest = dataset.partition(":")
+    if sep and prefix == "hf-disk":
+        return f"hf-disk:{Path(rest).expanduser().resolve()}"
+    if sep and len(prefix) > 1:
+        return None  # hf:<hub name> and the like
+    path = Path(dataset).expanduser()
+    return str(path.resolve()) if path.exists() else None
