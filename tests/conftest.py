@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,11 +19,19 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test session embeds into its own cache, never the user's."""
-    root = tmp_path_factory.getbasetemp() / "cache"
-    monkeypatch.setenv("TRANSFERLAB_CACHE", str(root))
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test session embeds into its own cache, never the user's.
+
+    Session-scoped, so it is set before any module- or session-scoped fixture embeds data.
+    """
+    before = os.environ.get("TRANSFERLAB_CACHE")
+    os.environ["TRANSFERLAB_CACHE"] = str(tmp_path_factory.getbasetemp() / "cache")
+    yield
+    if before is None:
+        os.environ.pop("TRANSFERLAB_CACHE", None)
+    else:
+        os.environ["TRANSFERLAB_CACHE"] = before
 
 
 @pytest.fixture(scope="session")

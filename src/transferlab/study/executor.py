@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import torch
-
 from transferlab.data import TaskSplit
 from transferlab.registry import Registry
 from transferlab.sources import Source
@@ -102,6 +100,8 @@ class LocalExecutor:
     def _in_process(
         spec: StudySpec, cells: list[Cell], on_start: OnStart, options: ExecutorOptions
     ) -> Iterator[Outcome]:
+        import torch  # here, not at import: a run with nothing left to do never needs it
+
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         context = CellContext(spec, options.cache, split=options.split, sources=dict(options.sources))
         faults = faults_file()

@@ -11,6 +11,7 @@ are written from the ledger.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import warnings
 from collections.abc import Callable
@@ -70,13 +71,46 @@ class Validated:
     sources: dict[str, Source]
 
 
-def validate(spec: StudySpec) -> Validated:
-    """Load the task and sources and plan the cells, raising :class:`InputError` on anything a cell would trip on."""
+def validate(spec: StudySpec, build: bool = True) -> Validated:
+    """Load the task and sources and plan the cells, raising :class:`InputError` on anything a cell would trip on.
+
+    ``build=False`` stops before the checks that need the sources built (their weights loaded):
+    :func:`check_sources` runs them later, and only when some cell is left to run.
+    """
     split, cells, notes = plan(spec)
     check_protocols(spec, split)  # unseen classes, episodes and class names against the data
-    sources = build_sources(spec)
-    check_arms(spec, split.train.modality, sources)
-    return Validated(split, cells, notes, sources)
+    checked = Validated(split, cells, notes, {})
+    if build:
+        check_sources(spec, checked)
+    return checked
+
+
+def check_sources(spec: StudySpec, checked: Validated) -> None:
+    """Build every source once and ask every strategy whether it can work with it."""
+    checked.sources.update(build_sources(spec))
+    check_arms(spec, checked.split.train.modality, checked.sources)
+
+
+def nothing_left(out: Path, cells: list[Cell], retry_failed: bool) -> bool:
+    """Whether the run directory already holds every planned cell (done, or failed and not to be retried).
+
+    Then no source needs building: the checks that need one passed when those cells ran (a changed
+    source or parameter is a new cell key), and a no-op resume skips loading any weights. A done
+    cell whose file turns out damaged is computed again all the same; its source is built then.
+    """
+    path = out / "ledger.sqlite"
+    if not path.is_file() or path.is_symlink():  # a linked ledger is refused later, and never opened
+        return False
+    finished = {"done"} if retry_failed else {"done", "failed"}
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            status = dict(db.execute("SELECT key, status FROM cells").fetchall())
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+    return all(status.get(c.key) in finished for c in cells)
 
 
 def plan(
@@ -126,8 +160,10 @@ def run_study(
     is a Ray cluster for ``executor: ray`` (default: a local Ray on this machine).
     """
     start = time.perf_counter()
-    checked = validate(spec)
     out = Path(out).expanduser().resolve()
+    checked = validate(spec, build=False)
+    if not nothing_left(out, checked.cells, retry_failed):
+        check_sources(spec, checked)
     check_out_dir(out)
     cache = cache or EmbeddingCache()
     out.mkdir(parents=True, exist_ok=True)
@@ -163,6 +199,8 @@ def _run(
     status = ledger.statuses()
     rerun = ("pending", "running", "failed") if retry_failed else ("pending", "running")
     todo = [c for c in cells if status[c.key] in rerun]
+    if todo and not checked.sources:  # a done cell's file was damaged: it runs again, so its sources are needed
+        check_sources(spec, checked)
     result = RunResult(out, len(cells), len(todo), len(cells) - len(todo), notes=notes)
     result.failed_before = sum(status[c.key] == "failed" for c in cells) if not retry_failed else 0
     options = ExecutorOptions(
