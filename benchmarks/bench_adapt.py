@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,6 +30,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
+
+from machine import machine_line  # noqa: E402
 
 TASKS = {  # name: (class A source groups, class B source groups, class A target groups, class B target groups)
     "comp-rec": (
@@ -63,15 +64,6 @@ CANDIDATES = {  # what the validators choose among: methods and a hyper-paramete
 }
 METHODS = tuple(CANDIDATES)
 N_SOURCE, N_TARGET, N_VALIDATION = 400, 800, 100
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        return f"{names[0]} ({len(names)} logical cores)" if names else platform.processor()
-    except OSError:
-        return platform.processor() or "unknown CPU"
 
 
 def domain_task(corpus, groups_a: list[str], groups_b: list[str], n: int, name: str):
@@ -185,7 +177,7 @@ def main() -> None:
     from transferlab.sources import create_source
     from transferlab.sources.cache import EmbeddingCache
 
-    print(f"CPU: {cpu_model()}")
+    print(machine_line())
     budgets = [int(b) for b in args.budgets.split(",")]
     corpus, source, cache = load_task("20newsgroups"), create_source("minilm-l6", max_length=128), EmbeddingCache()
     start = time.perf_counter()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -38,18 +37,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import yaml  # noqa: E402
 
+from machine import machine_line  # noqa: E402
+
 TASKS = ("20ng-comp-rec", "20ng-rec-talk", "20ng-sci-talk")
 SPEC = Path(__file__).resolve().parent.parent / "examples" / "da-20ng-comp-rec.yaml"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        load = os.getloadavg()[0]
-        return f"{names[0]}, {len(names)} logical cores, load average {load:.1f}" if names else platform.processor()
-    except OSError:
-        return platform.processor() or "unknown CPU"
 
 
 def pct(value: float) -> str:
@@ -125,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     from transferlab.study import parse_spec, run_study
 
-    print(f"CPU: {cpu_model()}")
+    print(machine_line())
     base = yaml.safe_load(SPEC.read_text())
     for task in args.tasks.split(","):
         data = base | {"name": f"bench-{task}", "seeds": args.seeds}

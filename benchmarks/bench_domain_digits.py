@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -37,18 +36,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import yaml  # noqa: E402
 
+from machine import machine_line  # noqa: E402
+
 SPEC = Path(__file__).resolve().parent.parent / "examples" / "da-digits-rotation.yaml"
 TARGET = 20  # labelled target digits of the semi-supervised arms
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        load = os.getloadavg()[0]
-        return f"{names[0]}, {len(names)} logical cores, load average {load:.1f}" if names else platform.processor()
-    except OSError:
-        return platform.processor() or "unknown CPU"
 
 
 def gain_text(gain: dict | None) -> str:
@@ -87,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     from transferlab.study import parse_spec, run_study
 
-    print(f"CPU: {cpu_model()}")
+    print(machine_line())
     base = yaml.safe_load(SPEC.read_text())
     base |= {"strategies": ["source-only", "self-training"], "baselines": ["target-only"], "seeds": args.seeds}
     print(

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +37,8 @@ os.environ.setdefault("TRANSFERLAB_CACHE", tempfile.mkdtemp(prefix="bench_embed_
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+from machine import cpu_model  # noqa: E402
 
 HIDDEN, INTERMEDIATE = 384, 1536
 SOURCES = {"minilm-l6": (6, 256), "minilm-l3": (3, 128)}  # layers, max_length
@@ -169,7 +170,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     bf16 = native_bf16()
     print(f"torch {torch.__version__}, {args.threads} threads, {torch.backends.cpu.get_cpu_capability()},")
-    print(f"{cpu_name()}, {os.cpu_count()} CPUs, native bf16: {'yes' if bf16 else 'no (bf16 is refused)'}")
+    print(f"{cpu_model()}, native bf16: {'yes' if bf16 else 'no (bf16 is refused)'}")
     print(f"load average at the start: {load_average()}")
     texts = load_bbc(n_docs)
     limit = matmul_rate()
@@ -179,17 +180,6 @@ def main() -> None:
     for name, (flops, times, outputs) in results.items():
         report(name, flops, len(texts), limit, times, outputs)
     print(f"\nload average at the end: {load_average()}")
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_average() -> str:

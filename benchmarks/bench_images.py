@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -21,18 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from machine import cpu_model  # noqa: E402
+
 SIDE = 224
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo), else what the platform module says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_folder(root: Path, n: int, seed: int = 0) -> None:
@@ -85,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=300, help="images (default 300)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each reader; the best counts")
     args = parser.parse_args(argv)
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(f"CPU: {cpu_model()}, load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "photos"
         write_folder(root, args.n)

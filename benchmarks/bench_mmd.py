@@ -17,31 +17,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from machine import cpu_model  # noqa: E402
 from transferlab.metrics.mmd import mmd_test, mmd_test_reference
 
 FULL_CASES = [(200, 64, 1000), (500, 384, 200), (1000, 384, 100)]  # (n per side, d, permutations)
 QUICK_CASES = [(100, 64, 200), (200, 384, 50)]
 ALPHAS = (0.01, 0.05, 0.10)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo), else what the platform module says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def speed_case(n: int, d: int, n_permutations: int, seed: int = 0) -> tuple[float, float, float, float]:
@@ -106,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    print(
-        f"CPU: {cpu_model()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, BLAS threads {args.threads}"
-    )
+    print(f"CPU: {cpu_model()}, load average {os.getloadavg()[0]:.2f}, BLAS threads {args.threads}")
     repeats = args.repeats or (200 if args.quick else 500)
     with threadpool_limits(limits=args.threads, user_api="blas"):
         same = run_speed(QUICK_CASES if args.quick else FULL_CASES)

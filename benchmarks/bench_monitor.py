@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from machine import cpu_model  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -51,17 +52,6 @@ OURS = {
     "doc": "ours: DoC",
     "iw": "ours: importance-weighted",
 }
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo), else what the platform module says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def ensure_anchors() -> Path:
@@ -208,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--extra-clean", type=int, default=20, help="extra unshifted batches per scenario")
     args = parser.parse_args(argv)
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"CPU: {cpu_model()}, load average {os.getloadavg()[0]:.2f}", flush=True)
     python, cache, start = ensure_anchors(), EmbeddingCache(), time.perf_counter()
     table, differences, verdicts = [], [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 import warnings
 
@@ -26,19 +25,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from machine import cpu_model  # noqa: E402
 from transferlab.data import load_task, sample_budget, split_task, subsample  # noqa: E402
 from transferlab.strategies import Examples, create_strategy  # noqa: E402
 
 GRID = [(ng, md, C) for ng in ((1, 1), (1, 2)) for md in (1, 2) for C in (1.0, 10.0, 100.0)]
 PLAIN = ((1, 1), 1, 10.0)
-
-
-def cpu() -> str:
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def grid_accuracy(train: list[str], y: np.ndarray, test: list[str], y_test: np.ndarray) -> dict:
@@ -85,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one data set, one budget, one seed")
     args = parser.parse_args()
-    print(f"CPU: {cpu()}, {os.cpu_count()} cores")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores")
     sets = [("bbc-news", 1500)] if args.quick else [("bbc-news", 1500), ("20newsgroups", 3000), ("slo-opinion", 1740)]
     budgets, seeds = ([160], 1) if args.quick else ([40, 160, 640], 3)
     start = time.perf_counter()
