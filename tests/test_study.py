@@ -277,3 +277,23 @@ def test_run_prints_the_answer(tmp_path, feature_csv):
     done = cli("run", str(spec_path), "--out", str(tmp_path / "run"), "--quiet")
     assert done.returncode == 0, done.stderr
     assert "The answer" in done.stdout and "At 6 labels:" in done.stdout
+
+
+def test_a_run_with_nothing_left_reads_its_outputs_back(tmp_path, feature_csv, monkeypatch):
+    from transferlab.study import outputs
+
+    spec = parse_spec(feature_spec(feature_csv, budgets=[6], seeds=2))
+    first = run_study(spec, tmp_path, progress=False)
+    summary = (tmp_path / "summary.json").read_bytes()
+
+    def no_cells(*args, **kwargs):
+        raise AssertionError("an unchanged run loaded its cells again")
+
+    with monkeypatch.context() as patch:  # nothing changed: no source built, no cell read, no analysis
+        patch.setattr(outputs, "load_cells", no_cells)
+        patch.setattr("transferlab.study.runner.build_sources", no_cells)
+        again = run_study(spec, tmp_path, progress=False)
+    assert again.answer == first.answer and (tmp_path / "summary.json").read_bytes() == summary
+    (tmp_path / "report.html").unlink()  # an output went missing: computed and written again
+    run_study(spec, tmp_path, progress=False)
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "summary.json").read_bytes() == summary

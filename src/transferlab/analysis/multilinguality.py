@@ -100,10 +100,10 @@ def control_sentence(kinds: dict[str, str], view: LanguageView) -> str:
             f"No source here was trained on {src} without {tgt}, so nothing shows what multilinguality buys: add an"
             f" encoder trained on {src} only as the control (for English: minilm-l6 or glove-50d)."
         )
+    # a control need not be monolingual: use-multilingual covers 16 languages, none of them Slovenian
     sentence = (
-        f"The {src}-only encoders ({', '.join(controls)}) are the control: they never saw {tgt}, so what they"
-        f" transfer comes from what the languages share in writing (names, numbers, borrowed words) and from the"
-        f" label priors."
+        f"The encoders that never saw {tgt} ({', '.join(controls)}) are the control: what they transfer comes"
+        f" from what the languages share in writing (names, numbers, borrowed words) and from the label priors."
     )
     if not multilingual:
         return sentence + f" No source here covers {tgt}, so there is no multilingual encoder to hold against them."

@@ -22,7 +22,7 @@ import numpy as np
 
 from transferlab.errors import InputError
 from transferlab.sources.base import SOURCES, SourceInfo
-from transferlab.sources.precision import with_default_engine
+from transferlab.sources.precision import faster_fp32_engine, with_default_engine
 from transferlab.sources.zoo_text import INFO, minilm_l6_path
 
 if TYPE_CHECKING:  # imported where the model is built: listing sources must not load torch
@@ -135,5 +135,5 @@ def minilm_l3(**params: Any) -> TorchTextSource:
     path = onnx_path()
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_l6_path()))
     params.setdefault("max_length", MAX_LENGTH)
-    params = with_default_engine(params, "onnx")
+    params = with_default_engine(params, faster_fp32_engine())
     return TorchTextSource(load_minilm_l3_model(path), tokenizer, "minilm-l3", [path], **params)

@@ -6,7 +6,8 @@ precision  engine   what runs
 fp32       torch    the module under ``torch.inference_mode`` (the reference)
 fp32       onnx     the same weights exported to ONNX, run by onnxruntime; checked equal to
                     torch (``transferlab.sources.onnx_engine``); the bundled text encoders'
-                    default, 1.4-1.6x faster on these CPUs
+                    default on CPUs without AVX-512, where it was 1.4-1.6x faster (torch
+                    was faster on AVX-512: :func:`faster_fp32_engine`)
 int8       onnx     dynamic int8 quantization of the Linear layers (opt-in; about 2x faster
                     than fp32 onnx; fidelity in ``benchmarks/bench_int8.py``)
 bf16       torch    ``torch.autocast`` bfloat16 (opt-in), only on CPUs with native bf16
@@ -63,6 +64,17 @@ def resolve_engine(name: str, precision: str, engine: str | None, default: str =
             " has neither (emulated bf16 ran 6x slower than fp32); fix: use precision 'int8' for speed, or 'fp32'"
         )
     return needs or engine or default
+
+
+def faster_fp32_engine() -> str:
+    """The fp32 engine ``benchmarks/bench_embed.py`` measured faster on CPUs like this one.
+
+    It depends on the CPU, so no single default is right: on an AVX2-only AMD EPYC, onnxruntime's
+    fused graph embedded 1.4-1.6x faster than torch; on an AVX-512 Intel Xeon torch's own kernels
+    were faster (minilm-l6 40.8 against 26.4 documents/s, minilm-l3 163 against 133). The two
+    engines agree to 4e-7, and the engine is part of the cache key.
+    """
+    return "torch" if "avx512f" in cpu_flags() else "onnx"
 
 
 def with_default_engine(params: dict, engine: str) -> dict:

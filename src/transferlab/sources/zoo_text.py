@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from transferlab.errors import InputError
 from transferlab.sources.base import SOURCES, SourceInfo
 from transferlab.sources.hf_loading import load_config, load_model, locate, revision_files, tried, weight_files
-from transferlab.sources.precision import with_default_engine
+from transferlab.sources.precision import faster_fp32_engine, with_default_engine
 
 if TYPE_CHECKING:  # imported where a model is built: listing sources must not load torch
     from transferlab.sources.text import TorchTextSource
@@ -70,7 +70,7 @@ def minilm_l6(**params: object) -> TorchTextSource:
     # Its files come from a pinned package and cannot change, so its revision stays the hash of the
     # weights alone: hashing the configs too would only invalidate every existing embedding cache.
     # fp32 runs on onnxruntime by default: 1.4-1.6x the torch path here (benchmarks/bench_embed.py).
-    params = with_default_engine(params, "onnx")
+    params = with_default_engine(params, faster_fp32_engine())
     return load_hf_text(str(minilm_l6_path()), "minilm-l6", hash_configs=False, **params)
 
 

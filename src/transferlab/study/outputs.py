@@ -150,6 +150,10 @@ def write_outputs(
     When the new summary is byte-identical to the one on disk (a run with nothing left to do),
     the files are left as they are: the report's figures are the slow part to redraw.
     """
+    paths = [out / n for n in ("summary.json", "report.html", "results.parquet")]
+    digest = outputs_digest(spec, ledger, keys, notes)
+    if all(p.is_file() for p in paths) and stored_digest(out) == digest:
+        return dict(json.loads(paths[0].read_text(encoding="utf-8")))
     cells, failed = load_cells(out, ledger, keys)
     embedding = embedding or EmbeddingContext()
     extras = {"shift": shift_blocks(out, spec, split, embedding.cache, embedding.sources)} if split.is_domain else {}
@@ -158,17 +162,46 @@ def write_outputs(
     if spec.transferability:
         summary["transferability"] = transferability_block(out, spec, split, summary["entries"], embedding)
     text = json.dumps(summary, indent=2)
-    paths = [out / n for n in ("summary.json", "report.html", "results.parquet")]
-    if all(p.is_file() for p in paths) and paths[0].read_text(encoding="utf-8") == text:
-        return summary
-    from transferlab.report import render_report
+    if not (all(p.is_file() for p in paths) and paths[0].read_text(encoding="utf-8") == text):
+        from transferlab.report import render_report
 
-    tmp = out / ".results.parquet.tmp"
-    results_frame(cells).to_parquet(tmp, index=False)
-    tmp.replace(out / "results.parquet")
-    write_atomic(out / "report.html", render_report(summary))
-    write_atomic(out / "summary.json", text)  # last: its presence says the other two are current
+        tmp = out / ".results.parquet.tmp"
+        results_frame(cells).to_parquet(tmp, index=False)
+        tmp.replace(out / "results.parquet")
+        write_atomic(out / "report.html", render_report(summary))
+        write_atomic(out / "summary.json", text)  # its presence says the other two are current
+    (out / "extras").mkdir(exist_ok=True)
+    write_atomic(out / "extras" / "outputs.json", json.dumps({"digest": digest}))
     return summary
+
+
+def outputs_digest(spec: StudySpec, ledger: Ledger, keys: list[str], notes: list[str]) -> str:
+    """What the outputs are a function of: the spec, every planned cell's ledger row, the notes, the code.
+
+    The summary is a deterministic function of these, so when the digest stored with the outputs
+    matches, a run with nothing left to do (or ``report`` on an unchanged run) reads the summary
+    back instead of loading every cell file and analysing again. The code enters as the size and
+    modification time of transferlab's own files: a new version of the analysis recomputes.
+    """
+    payload = [spec.canonical(), sorted(keys), ledger.rows(keys), notes, code_fingerprint()]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def code_fingerprint() -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of every module, template and bundled spec of the installed transferlab."""
+    import transferlab
+
+    root = Path(transferlab.__file__).parent
+    files = (p for p in root.rglob("*") if p.suffix in {".py", ".html", ".yaml"})
+    return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+
+
+def stored_digest(out: Path) -> str | None:
+    """The digest written with the run directory's current outputs, if any."""
+    try:
+        return str(json.loads((out / "extras" / "outputs.json").read_text(encoding="utf-8"))["digest"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def transferability_block(
