@@ -80,7 +80,10 @@ def print_source(entry: dict) -> None:
     equivalence = entry.get("equivalence")
     if equivalence and equivalence["rows"]:
         for r in equivalence["rows"]:
-            print(f"  {r['strategy']} at {r['budget']} source labels is worth {r['text']} target-only labels")
+            if r.get("priced", True):
+                print(f"  {r['strategy']} at {r['budget']} source labels is worth {r['text']} target-only labels")
+            else:
+                print(f"  {r['strategy']} at {r['budget']} source labels: {r['text']}")
 
 
 def main() -> None:

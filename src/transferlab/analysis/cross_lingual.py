@@ -232,6 +232,11 @@ def _equivalence(
     curve_arms = [a for a in groups if a[0] == source and split_target_label(a[1])[0] == TARGET_ONLY]
     if not curve_arms:
         return None
+    # a target-only curve that is flat at chance or the majority rate at its largest budget prices
+    # nothing: every arm above it would read "more than" the largest budget, and every arm below
+    # "fewer than" the smallest, whatever it is worth
+    top = [a for a in curve_arms if split_target_label(a[1])[1] == max(targets)]
+    priced = bool(top) and all(a in learned for a in top)
     rows, rng = [], np.random.default_rng(0)
     for arm, group in groups.items():
         if arm[0] != source or group[0].role != "transfer" or split_target_label(arm[1])[1] > 0:
@@ -252,9 +257,16 @@ def _equivalence(
         base_rows = np.stack([np.stack([curve[t].target[s] for s in seeds]) for t in targets])  # type: ignore[union-attr]
         row = {"strategy": arm[1], "budget": arm[2]}
         row |= curve_equivalence(arm_rows, base_rows, np.array(targets, dtype=float), confidence, rng)
-        rows.append(row | {"text": equivalence_text(row, targets)})
+        text = equivalence_text(row, targets) if priced else NOT_PRICED.format(top=max(targets))
+        rows.append(row | {"priced": priced, "text": text})
     curve_learned = all(a in learned for a in curve_arms)
     return {"curve": TARGET_ONLY, "target_budgets": targets, "curve_learned": curve_learned, "rows": rows}
+
+
+NOT_PRICED = (
+    "not priced in target labels: the target-only probe did not learn even at {top} target labels"
+    " (its accuracy interval reaches chance or the majority rate), so its curve cannot price anything"
+)
 
 
 def _notes(probe: str | None, targets: list[int], hits: dict[Arm, Sides]) -> list[str]:
