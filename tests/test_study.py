@@ -297,3 +297,16 @@ def test_a_run_with_nothing_left_reads_its_outputs_back(tmp_path, feature_csv, m
     (tmp_path / "report.html").unlink()  # an output went missing: computed and written again
     run_study(spec, tmp_path, progress=False)
     assert (tmp_path / "report.html").is_file() and (tmp_path / "summary.json").read_bytes() == summary
+
+
+def test_a_finished_run_resumes_without_importing_torch(tmp_path, feature_csv):
+    spec_path = tmp_path / "study.yaml"
+    spec_path.write_text(yaml.safe_dump(feature_spec(feature_csv, budgets=[6], seeds=1)))
+    assert cli("run", str(spec_path), "--out", str(tmp_path / "run"), "--quiet").returncode == 0
+    probe = (
+        "import sys\nfrom transferlab.cli import main\n"
+        f"sys.argv = ['transferlab', 'run', {str(spec_path)!r}, '--out', {str(tmp_path / 'run')!r}, '--quiet']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr

@@ -100,6 +100,8 @@ class LocalExecutor:
     def _in_process(
         spec: StudySpec, cells: list[Cell], on_start: OnStart, options: ExecutorOptions
     ) -> Iterator[Outcome]:
+        if not cells:
+            return
         import torch  # here, not at import: a run with nothing left to do never needs it
 
         torch.set_num_threads(max(1, os.cpu_count() or 1))
