@@ -158,8 +158,14 @@ def test_driver_killed_mid_run_then_run_again(tmp_path, feature_csv, clean):
     assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1
     assert "is in use by `transferlab run`" in second.stderr
 
+    pool = descendants(driver.pid)  # the fork server and its workers, one of them inside the paused cell
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
+    deadline = time.monotonic() + 15
+    while pool and time.monotonic() < deadline:  # they notice the driver's death within a second or two
+        pool = {p for p in pool if Path(f"/proc/{p}").exists()}
+        time.sleep(0.2)
+    assert not pool, "processes of the killed driver's pool outlived it"
     after_kill = run_status(out)
     assert not after_kill["live"] and after_kill["interrupted"] == 1
     resumed = cli("run", str(spec_path), "--out", str(out), "--quiet", env=env)
@@ -198,3 +204,20 @@ def test_exit_code_1_when_cells_failed_and_the_report_is_still_written(tmp_path,
     assert exit_info.value.code == 1
     assert "3 failed" in capsys.readouterr().out
     assert (tmp_path / "run" / "report.html").is_file()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (Linux /proc; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found

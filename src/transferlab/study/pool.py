@@ -20,6 +20,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 import warnings
 from collections import deque
@@ -94,7 +95,8 @@ class WorkerPool:
 
     def _spawn(self, context: Any) -> Slot:
         ours, theirs = context.Pipe()
-        process = context.Process(target=worker_main, args=(theirs, *self.worker_args), daemon=True)
+        args = (theirs, *self.worker_args, os.getpid())
+        process = context.Process(target=worker_main, args=args, daemon=True)
         process.start()
         theirs.close()
         return Slot(process, ours)
@@ -153,7 +155,9 @@ def _stop(slot: Slot) -> None:
     slot.conn.close()
 
 
-def worker_main(conn: Connection, spec_data: dict, cache_root: str, threads: int, faults: str | None) -> None:
+def worker_main(
+    conn: Connection, spec_data: dict, cache_root: str, threads: int, faults: str | None, driver: int
+) -> None:
     """A worker's loop: receive a cell, say ``start``, run it, send the outcome; ``None`` ends it."""
     import torch
 
@@ -164,6 +168,7 @@ def worker_main(conn: Connection, spec_data: dict, cache_root: str, threads: int
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle: it stops the workers
     die_with_parent()
+    watch_driver(driver)
     torch.set_num_threads(threads)
     warnings.simplefilter("ignore", DataWarning)  # the driver already reported them when it loaded the task
     context = CellContext(StudySpec.model_validate(spec_data), EmbeddingCache(Path(cache_root)))
@@ -178,12 +183,42 @@ def worker_main(conn: Connection, spec_data: dict, cache_root: str, threads: int
         conn.send(("done", cell.key, safe_run(cell, context, faults)))
 
 
-def die_with_parent() -> None:
-    """Linux: have the kernel kill this worker when its parent (the fork server) ends.
+def watch_driver(driver: int, every: float = 1.0) -> None:
+    """End this worker within ``every`` seconds of the driver's death, even in the middle of a cell.
 
-    The fork server ends when the driver does, even on SIGKILL (its pipe from the driver closes),
-    so a killed driver leaves no worker behind still running a cell nobody will record.
+    The worker's parent is the fork server, not the driver, and the fork server outlives the
+    driver while any of its workers does (each worker holds a copy of the server's "driver
+    alive" pipe), so neither a dead parent nor a closed pipe stops a worker that is inside a
+    long or hung cell: it would run on, for a result nobody records. A daemon thread polls the
+    driver's pid instead and ends the process when it is gone.
     """
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if not alive(driver):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="watch-driver", daemon=True).start()
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed but not yet reaped by its parent, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process has the pid: not proof of the driver's death
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): the signal check above is all there is
+    return state != "Z"
+
+
+def die_with_parent() -> None:
+    """Linux: have the kernel kill this worker when its parent (the fork server) ends."""
     try:
         import ctypes
 
