@@ -174,6 +174,12 @@ def test_label_equivalence_reads_the_target_only_curve():
     assert row["equivalent_labels"] == pytest.approx(40 * 4 ** (1 / 3), rel=0.02)
     assert row["lo"] < row["equivalent_labels"] < row["hi"] and row["text"].startswith("~")
 
+    # the same curve, but its top (160 target labels) did not learn: nothing is priced off it
+    not_top = learned - {("e5", "target-only +160 target", 50)}
+    block = cross_lingual_block(cells, np.zeros(n, dtype=int), view, 0.95, 0.0, not_top)
+    row = block["sources"][0]["equivalence"]["rows"][0]
+    assert not row["priced"] and row["text"].startswith("not priced in target labels")
+
 
 def test_multilinguality_is_the_gain_over_the_control_net_of_the_source_language():
     view = LanguageView(("en",), ("sl",), np.full(200, "sl"), np.zeros(100, int), np.full(100, "en"), {})
