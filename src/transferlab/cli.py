@@ -66,10 +66,6 @@ def run(
     study = with_overrides(load_spec(spec), {k: v for k, v in chosen.items() if v is not None})
     if address is not None and study.executor != "ray":
         raise InputError("--address names a Ray cluster; add --executor ray (or set executor: ray in the spec)")
-    if address is not None:  # before anything is embedded or written: Ray itself would retry for minutes
-        from transferlab.study.ray_executor import check_reachable
-
-        check_reachable(address)
     result = run_study(study, out, progress=not quiet, retry_failed=retry_failed, address=address)
     print_run(result)
     if result.n_failed:

@@ -37,8 +37,10 @@ from transferlab.study.outputs import EmbeddingContext, write_outputs
 from transferlab.study.planner import Cell, cell_to_row, plan_cells
 from transferlab.study.preflight import build_sources, check_arms
 from transferlab.study.protocols import check_protocols
+from transferlab.study.ray_executor import check_reachable
 from transferlab.study.rundir import RunLock, check_no_links, check_out_dir, clean_leftovers, write_marker
 from transferlab.study.spec import StudySpec
+from transferlab.study.status import open_read_only
 
 
 @dataclass
@@ -103,7 +105,7 @@ def nothing_left(out: Path, cells: list[Cell], retry_failed: bool) -> bool:
         return False
     finished = {"done"} if retry_failed else {"done", "failed"}
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        db = open_read_only(path, live=True)  # through the WAL: an interrupted run's last transitions count
         try:
             status = dict(db.execute("SELECT key, status FROM cells").fetchall())
         finally:
@@ -160,6 +162,8 @@ def run_study(
     is a Ray cluster for ``executor: ray`` (default: a local Ray on this machine).
     """
     start = time.perf_counter()
+    if address is not None:  # before anything is built, embedded or written: Ray itself retries for minutes
+        check_reachable(address)
     out = Path(out).expanduser().resolve()
     checked = validate(spec, build=False)
     if not nothing_left(out, checked.cells, retry_failed):
