@@ -23,6 +23,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from inprocess import cli
+
 FEATURES = ["f0", "f1", "f2", "f3"]
 
 
@@ -37,18 +39,10 @@ def base_spec(dataset: str) -> dict:
     }
 
 
-def invoke(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
+def invoke(args: list[str]) -> tuple[int, str, str]:
     """Run the CLI in-process; (exit code, stdout, stderr)."""
-    from transferlab.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["transferlab", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    done = cli(*args)
+    return done.returncode, done.stdout, done.stderr
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -121,10 +115,10 @@ def spec_with(feature_csv: str, change: dict) -> dict:
 
 
 @pytest.mark.parametrize(("change", "expected"), SPEC_CASES, ids=[str(c[0])[:40] for c in SPEC_CASES])
-def test_bad_spec(tmp_path, feature_csv, monkeypatch, capsys, change, expected):
+def test_bad_spec(tmp_path, feature_csv, change, expected):
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text(yaml.safe_dump(spec_with(feature_csv, change)))
-    code, _, err = invoke(["run", str(spec_path), "-o", str(tmp_path / "out")], monkeypatch, capsys)
+    code, _, err = invoke(["run", str(spec_path), "-o", str(tmp_path / "out")])
     assert_one_line_exit_2(code, err, expected)
     assert not (tmp_path / "out").exists()
 
@@ -151,7 +145,7 @@ DATA_CASES = [
 
 
 @pytest.mark.parametrize(("name", "content", "expected"), DATA_CASES, ids=[c[0] for c in DATA_CASES])
-def test_bad_data(tmp_path, monkeypatch, capsys, name, content, expected):
+def test_bad_data(tmp_path, name, content, expected):
     data = tmp_path / name
     if content == "PICKLE":
         np.savez(data, X=np.array([{"a": 1}] * 4, dtype=object), y=np.arange(4))
@@ -159,7 +153,7 @@ def test_bad_data(tmp_path, monkeypatch, capsys, name, content, expected):
         write(data, content)
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text(yaml.safe_dump(base_spec(str(data))))
-    code, _, err = invoke(["run", str(spec_path), "-o", str(tmp_path / "out")], monkeypatch, capsys)
+    code, _, err = invoke(["run", str(spec_path), "-o", str(tmp_path / "out")])
     assert_one_line_exit_2(code, err, expected)
     assert not (tmp_path / "out").exists()
 
@@ -172,11 +166,11 @@ def test_bad_data(tmp_path, monkeypatch, capsys, name, content, expected):
         (None, "does not exist"),
     ],
 )
-def test_bad_spec_file(tmp_path, monkeypatch, capsys, content, expected):
+def test_bad_spec_file(tmp_path, content, expected):
     spec_path = tmp_path / "s.yaml"
     if content is not None:
         spec_path.write_text(content)
-    code, _, err = invoke(["run", str(spec_path), "-o", str(tmp_path / "out")], monkeypatch, capsys)
+    code, _, err = invoke(["run", str(spec_path), "-o", str(tmp_path / "out")])
     assert_one_line_exit_2(code, err, expected)
 
 
@@ -194,18 +188,18 @@ OPTION_CASES = [
 
 
 @pytest.mark.parametrize(("options", "expected"), OPTION_CASES, ids=[" ".join(c[0]) for c in OPTION_CASES])
-def test_bad_run_option(tmp_path, feature_csv, monkeypatch, capsys, options, expected):
+def test_bad_run_option(tmp_path, feature_csv, options, expected):
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text(yaml.safe_dump(base_spec(feature_csv)))
-    code, _, err = invoke(["run", str(spec_path), "-o", str(tmp_path / "out"), *options], monkeypatch, capsys)
+    code, _, err = invoke(["run", str(spec_path), "-o", str(tmp_path / "out"), *options])
     assert_one_line_exit_2(code, err, expected)
     assert not (tmp_path / "out").exists()
 
 
-def test_out_is_a_file(tmp_path, feature_csv, monkeypatch, capsys):
+def test_out_is_a_file(tmp_path, feature_csv):
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text(yaml.safe_dump(base_spec(feature_csv)))
-    code, _, err = invoke(["run", str(spec_path), "-o", write(tmp_path / "f", "x")], monkeypatch, capsys)
+    code, _, err = invoke(["run", str(spec_path), "-o", write(tmp_path / "f", "x")])
     assert_one_line_exit_2(code, err, "is a file; give a directory")
 
 
@@ -220,8 +214,8 @@ def test_out_is_a_file(tmp_path, feature_csv, monkeypatch, capsys):
         (["rank", "--dataset", "bbc-news"], "Missing option '--sources'"),
     ],
 )
-def test_usage_errors_are_one_line(monkeypatch, capsys, args, expected):
-    code, _, err = invoke(args, monkeypatch, capsys)
+def test_usage_errors_are_one_line(args, expected):
+    code, _, err = invoke(args)
     assert_one_line_exit_2(code, err, expected)
 
 
@@ -236,16 +230,16 @@ def test_usage_errors_are_one_line(monkeypatch, capsys, args, expected):
     ],
     ids=["empty", "missing", "file", "garbage-ledger"],
 )
-def test_report_and_status_on_what_is_not_a_run(tmp_path, monkeypatch, capsys, command, make, expected):
+def test_report_and_status_on_what_is_not_a_run(tmp_path, command, make, expected):
     target = make(tmp_path)
     before = snapshot(tmp_path)
-    code, _, err = invoke([command, str(target)], monkeypatch, capsys)
+    code, _, err = invoke([command, str(target)])
     assert_one_line_exit_2(code, err, expected)
     assert snapshot(tmp_path) == before
 
 
 # ------------------------------------------------------------------ rank and shift
-def test_bad_rank_and_shift_inputs(tmp_path, feature_csv, monkeypatch, capsys):
+def test_bad_rank_and_shift_inputs(tmp_path, feature_csv):
     semicolon = write(tmp_path / "semi.csv", "text;label\nhello;a\nworld;b\n")
     latin = write(tmp_path / "latin.csv", "text,label\nh\xe9llo,a\nworld,b\n".encode("latin-1"))
     columns = ["--feature-columns", "f0,f1,f2,f3"]
@@ -271,7 +265,7 @@ def test_bad_rank_and_shift_inputs(tmp_path, feature_csv, monkeypatch, capsys):
     ]
     before = snapshot(tmp_path)
     for args, expected in cases:  # one at a time: the first failure names its command
-        code, _, err = invoke(args, monkeypatch, capsys)
+        code, _, err = invoke(args)
         assert_one_line_exit_2(code, err, expected)
     assert snapshot(tmp_path) == before
 
@@ -323,13 +317,13 @@ SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=list(H
 
 @SETTINGS
 @given(data=st.data())
-def test_generated_specs_run_or_fail_in_one_line(feature_csv, monkeypatch, capsys, data):
+def test_generated_specs_run_or_fail_in_one_line(feature_csv, data):
     spec = data.draw(specs(feature_csv))
     with tempfile.TemporaryDirectory() as folder:
         spec_path = Path(folder) / "s.yaml"
         spec_path.write_text(yaml.safe_dump(spec))
         out = Path(folder) / "out"
-        code, _, err = invoke(["run", str(spec_path), "-o", str(out), "--quiet"], monkeypatch, capsys)
+        code, _, err = invoke(["run", str(spec_path), "-o", str(out), "--quiet"])
         assert_runs_or_refuses(code, err, out)
 
 
@@ -349,7 +343,7 @@ ROW = st.one_of(  # mostly well-formed rows, some with an odd cell, a missing la
     separator=st.sampled_from([",", ",", ",", ";", "\t"]),
     encoding=st.sampled_from(["utf-8", "utf-8", "latin-1"]),
 )
-def test_generated_csv_files_run_or_fail_in_one_line(monkeypatch, capsys, rows, separator, encoding):
+def test_generated_csv_files_run_or_fail_in_one_line(rows, separator, encoding):
     with tempfile.TemporaryDirectory() as folder:
         lines = [separator.join(["f0", "f1", "f2", "label"])] + [separator.join(r) for r in rows]
         data = Path(folder) / "d.csv"
@@ -359,19 +353,17 @@ def test_generated_csv_files_run_or_fail_in_one_line(monkeypatch, capsys, rows, 
         spec_path = Path(folder) / "s.yaml"
         spec_path.write_text(yaml.safe_dump(spec))
         out = Path(folder) / "out"
-        code, _, err = invoke(["run", str(spec_path), "-o", str(out), "--quiet"], monkeypatch, capsys)
+        code, _, err = invoke(["run", str(spec_path), "-o", str(out), "--quiet"])
         assert_runs_or_refuses(code, err, out)
 
 
-def test_a_generated_valid_csv_does_run(tmp_path, monkeypatch, capsys):
+def test_a_generated_valid_csv_does_run(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(30, 3)), columns=["f0", "f1", "f2"]).assign(label=list("abc") * 10)
     frame.to_csv(tmp_path / "d.csv", index=False)
     spec = base_spec(str(tmp_path / "d.csv")) | {"budgets": [3]}
     spec["task"]["feature_columns"] = ["f0", "f1", "f2"]
     (tmp_path / "s.yaml").write_text(json.dumps(spec))
-    code, _, err = invoke(
-        ["run", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "out"), "--quiet"], monkeypatch, capsys
-    )
+    code, _, err = invoke(["run", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "out"), "--quiet"])
     assert code == 0, err
     shutil.rmtree(tmp_path / "out")
